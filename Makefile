@@ -1,0 +1,45 @@
+# Every target creates/updates the local virtual environment (.venv) itself; only Python >= 3.10 is needed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test test-all lint format bench up clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("autotranscode needs Python >= 3.10, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
+	@touch $(STAMP)
+
+## demo: the end-to-end demo (upload a clip, watch it transcode, print the results)
+demo: $(STAMP)
+	$(VENV)/bin/autotranscode demo $(DEMO_ARGS)
+
+## test: the test suite (unit + integration; db tests run when AUTOTRANSCODE_TEST_*_URL are set)
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## test-all: also the long reliability cases
+test-all: $(STAMP)
+	$(PY) -m pytest -m "slow or not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## bench: benchmarks, JSON into bench/results/
+bench: $(STAMP)
+	$(PY) -m bench $(BENCH_ARGS)
+
+## up: run localcloud (BOS + MCT + CFC) in the foreground
+up: $(STAMP)
+	$(VENV)/bin/autotranscode up
+
+clean:
+	rm -rf $(VENV) dist .pytest_cache .ruff_cache
