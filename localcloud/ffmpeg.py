@@ -42,9 +42,7 @@ def _locate() -> FFmpegBinary:
     explicit = os.environ.get(ENV_VAR)
     if explicit:
         if not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
-            raise FFmpegNotFound(
-                f"{ENV_VAR}={explicit!r} is not an executable file; unset it or point it at ffmpeg"
-            )
+            raise FFmpegNotFound(f"{ENV_VAR}={explicit!r} is not an executable file; unset it or point it at ffmpeg")
         return FFmpegBinary(explicit, f"${ENV_VAR}")
     on_path = shutil.which("ffmpeg")
     if on_path:

@@ -7,9 +7,7 @@ from localcloud.ffmpeg import ffmpeg
 def test_ffmpeg_is_found_and_runs_without_system_install():
     binary = ffmpeg()
     assert binary.source in {"$AUTOTRANSCODE_FFMPEG", "PATH", "imageio-ffmpeg"}
-    out = subprocess.run(
-        [binary.path, "-hide_banner", "-encoders"], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([binary.path, "-hide_banner", "-encoders"], capture_output=True, text=True, check=True)
     assert "libx264" in out.stdout and "aac" in out.stdout
 
 
