@@ -135,7 +135,8 @@ def verify(
         raise AuthError(
             400,
             "InvalidHTTPAuthHeader",
-            "The Authorization header is not bce-auth-v1/{accessKeyId}/{timestamp}/{expiration}/{signedHeaders}/{signature}",
+            "The Authorization header must be "
+            "bce-auth-v1/{accessKeyId}/{timestamp}/{expiration}/{signedHeaders}/{signature}",
         )
     _, access_key, ts_text, exp_text, signed_text, given = fields
     secret = credentials.get(access_key)
