@@ -10,6 +10,7 @@ from localcloud.bos.models import BosBackend
 from localcloud.bos.responses import BosApp
 from localcloud.bos.watcher import BucketWatcher
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, REGION
+from localcloud.faults import FaultConfig, FaultInjectionMiddleware
 from localcloud.storage import LocalStorage
 
 _DEFAULT_CREDENTIALS = {DEFAULT_ACCESS_KEY: DEFAULT_SECRET_KEY}
@@ -18,7 +19,8 @@ _DEFAULT_CREDENTIALS = {DEFAULT_ACCESS_KEY: DEFAULT_SECRET_KEY}
 class BosService:
     """Local BOS. ``on_event(event)`` receives a PostEvent body for every created object; keep it quick (the
     CFC runtime only queues). ``watch=True`` also reports files dropped into ``<data_dir>/buckets/<bucket>/``.
-    ``credentials=None`` turns authentication off (tests of the wire only)."""
+    ``credentials=None`` turns authentication off (tests of the wire only). ``faults`` injects API errors/latency
+    and redelivers upload events (``bos_redeliveries``: the same event, same eventId, delivered again)."""
 
     def __init__(
         self,
@@ -32,14 +34,16 @@ class BosService:
         settle_seconds: float = 0.5,
         region: str = REGION,
         event_credentials: dict | None = None,
+        faults: FaultConfig | None = None,
     ):
         if storage is None:
             if data_dir is None:
                 raise ValueError("BosService needs data_dir or storage")
             storage = LocalStorage(data_dir)
         self.storage = storage
-        self.backend = BosBackend(storage, on_event, region, event_credentials)
-        self.app = BceMiddleware(BosApp(self.backend), credentials)
+        self.faults = faults or FaultConfig()
+        self.backend = BosBackend(storage, on_event, region, event_credentials, self.faults)
+        self.app = BceMiddleware(FaultInjectionMiddleware(BosApp(self.backend), self.faults), credentials)
         self.watcher = BucketWatcher(self.backend, watch_interval, settle_seconds) if watch else None
 
     @property

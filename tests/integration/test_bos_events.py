@@ -145,3 +145,19 @@ def test_listener_failure_does_not_fail_upload(tmp_path):
         assert client.get_object_as_string("media", "k") == b"v"
     finally:
         server.stop()
+
+
+def test_fault_redelivery_sends_the_same_event_again(tmp_path):
+    from localcloud.faults import FaultConfig
+
+    recorder = Recorder()
+    service = BosService(tmp_path / "d", on_event=recorder, faults=FaultConfig.parse("bos_redeliveries=1"))
+    server = serve_in_thread(service.app)
+    try:
+        client = client_for(server)
+        client.create_bucket("media")
+        client.put_object_from_string("media", "k", "v")
+        records = recorder.records()
+        assert len(records) == 2 and records[0] == records[1]
+    finally:
+        server.stop()
