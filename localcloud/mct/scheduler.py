@@ -1,0 +1,234 @@
+"""Runs PENDING jobs through the engine: per-pipeline FIFO honouring ``config.capacity`` plus a global cap on running
+engine calls (ffmpeg processes).
+
+Fairness: among pipelines with a free slot, the one whose oldest waiting job is oldest goes first (global FIFO,
+limited by each pipeline's capacity). Group-ready: queued transcoding jobs of one pipeline that read the same source
+clips are handed to ``engine.transcode_many`` in one call (the engine may decode the source once for all of them);
+such a batch holds one global slot and one pipeline slot per job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from localcloud.mct import exceptions as exc
+from localcloud.mct.models import THUMBNAIL, TRANSCODING, MctBackend, QueuedJob, load_engine
+from localcloud.storage import LocalStorage
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 8  # transcoding jobs handed to one transcode_many call
+
+
+class Scheduler:
+    def __init__(
+        self,
+        backend: MctBackend,
+        storage: LocalStorage,
+        max_running: int,
+        on_finished: Callable[[str], None] | None = None,
+    ):
+        self.backend = backend
+        self.storage = storage
+        self.max_running = max(1, max_running)
+        self.on_finished = on_finished  # called with the job id after SUCCESS/FAILED was stored
+        self._cond = threading.Condition()
+        self._queues: dict[str, deque[QueuedJob]] = {}
+        self._running_by_pipeline: dict[str, int] = {}
+        self._running = 0
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._processes: set = set()
+
+    # ----- queue -----------------------------------------------------------------------------------------------------
+    def enqueue(self, job: QueuedJob) -> None:
+        with self._cond:
+            self._queues.setdefault(job.pipeline, deque()).append(job)
+            self._cond.notify()
+
+    def queued(self) -> int:
+        with self._cond:
+            return sum(len(q) for q in self._queues.values())
+
+    def start(self) -> None:
+        """Re-queue jobs a previous process left RUNNING, load every PENDING job, start dispatching."""
+        requeued = self.backend.requeue_running()
+        if requeued:
+            log.info("re-queued %d job(s) found RUNNING at start-up", len(requeued))
+        with self._cond:
+            self._stopping = False
+            known = {j.id for q in self._queues.values() for j in q}
+            for job in self.backend.queued_jobs():
+                if job.id not in known:
+                    self._queues.setdefault(job.pipeline, deque()).append(job)
+            for q in self._queues.values():  # jobs created before start() and loaded ones: keep creation order
+                ordered = sorted(q, key=lambda j: j.seq)
+                q.clear()
+                q.extend(ordered)
+        self._pool = ThreadPoolExecutor(self.max_running, thread_name_prefix="mct-job")
+        self._thread = threading.Thread(target=self._dispatch_loop, name="mct-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop dispatching and kill running engine processes; their jobs stay RUNNING and are re-queued on the
+        next start (nothing partial is ever committed at a target key)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+            processes = list(self._processes)
+        for proc in processes:
+            with contextlib.suppress(OSError):
+                proc.kill()
+        if self._thread:
+            self._thread.join(timeout)
+        if self._pool:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._thread = self._pool = None
+
+    # ----- dispatch --------------------------------------------------------------------------------------------------
+    def _next_batch(self) -> list[QueuedJob] | None:
+        if self._running >= self.max_running:
+            return None
+        best = None
+        for name, queue in self._queues.items():
+            if not queue or self._running_by_pipeline.get(name, 0) >= self.backend.pipeline_capacity(name):
+                continue
+            if best is None or queue[0].seq < self._queues[best][0].seq:
+                best = name
+        if best is None:
+            return None
+        queue = self._queues[best]
+        head = queue.popleft()
+        batch = [head]
+        if head.kind == TRANSCODING and head.group is not None:
+            room = min(MAX_BATCH, self.backend.pipeline_capacity(best) - self._running_by_pipeline.get(best, 0)) - 1
+            for job in list(queue):
+                if room <= 0:
+                    break
+                if job.kind == TRANSCODING and job.group == head.group:
+                    queue.remove(job)
+                    batch.append(job)
+                    room -= 1
+        return batch
+
+    def _dispatch_loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return
+                batch = self._next_batch()
+                if batch is None:
+                    self._cond.wait()
+                    continue
+                pipeline = batch[0].pipeline
+                self._running += 1
+                self._running_by_pipeline[pipeline] = self._running_by_pipeline.get(pipeline, 0) + len(batch)
+            try:
+                for job in batch:
+                    self.backend.mark_running(job.id)
+                self._pool.submit(self._run, batch)
+            except Exception:
+                log.exception("could not start jobs %s", [j.id for j in batch])
+                self._release(batch)
+
+    def _release(self, batch: list[QueuedJob]) -> None:
+        with self._cond:
+            self._running -= 1
+            pipeline = batch[0].pipeline
+            self._running_by_pipeline[pipeline] -= len(batch)
+            self._cond.notify_all()
+
+    def _track(self, process) -> None:
+        with self._cond:
+            self._processes.add(process)
+
+    # ----- running ---------------------------------------------------------------------------------------------------
+    def _run(self, batch: list[QueuedJob]) -> None:
+        try:
+            outcomes = self._execute(batch)
+        except Exception as e:
+            log.exception("engine call for %s raised", [j.id for j in batch])
+            outcomes = {j.id: ("FAILED", exc.JOB_ERROR_INTERNAL, f"internal error: {e}") for j in batch}
+        finally:
+            with self._cond:
+                self._processes = {p for p in self._processes if p.poll() is None}
+        try:
+            if self._stopping:
+                return  # results of killed processes are not recorded: the jobs stay RUNNING for a re-queue
+            for job in batch:
+                outcome = outcomes[job.id]
+                try:
+                    if outcome[0] == "SUCCESS":
+                        self.backend.mark_success(job.id, output=outcome[1], keys=outcome[2])
+                    else:
+                        self.backend.mark_failed(job.id, outcome[1], outcome[2])
+                except Exception:
+                    log.exception("could not record the result of %s", job.id)
+                    continue
+                if self.on_finished is not None:
+                    try:
+                        self.on_finished(job.id)
+                    except Exception:
+                        log.exception("completion hook failed for %s", job.id)
+        finally:
+            self._release(batch)
+
+    def _execute(self, batch: list[QueuedJob]) -> dict[str, tuple]:
+        """{job id: ("SUCCESS", output, keys) | ("FAILED", code, message)}."""
+        try:
+            engine = load_engine()
+        except exc.EngineUnavailable as e:
+            return {j.id: ("FAILED", exc.JOB_ERROR_ENGINE_MISSING, e.message) for j in batch}
+        rows = [self.backend.job_row(j.id) for j in batch]
+        try:
+            if batch[0].kind == THUMBNAIL:
+                result = engine.thumbnail(thumbnail_request(engine, rows[0]), self.storage, on_process=self._track)
+                return {rows[0].id: ("SUCCESS", None, result.keys)}
+            requests = [transcode_request(engine, row, self.backend.store.encryption_key(row.id)) for row in rows]
+            results = engine.transcode_many(requests, self.storage, on_process=self._track)
+        except engine.EngineError as e:
+            return {row.id: ("FAILED", e.code, e.message) for row in rows}
+        outcomes = {}
+        for row, result in zip(rows, results, strict=True):
+            if isinstance(result, engine.EngineError):
+                outcomes[row.id] = ("FAILED", result.code, result.message)
+            else:
+                outcomes[row.id] = ("SUCCESS", result.output, result.keys)
+        return outcomes
+
+
+def transcode_request(engine, row, aes_key: str | None):
+    internal = row.internal
+    clips = [engine.ClipInput(c["bucket"], c["key"], c.get("start_s"), c.get("duration_s")) for c in internal["clips"]]
+    return engine.TranscodeRequest(
+        job_id=row.id,
+        clips=clips,
+        target_bucket=internal["targetBucket"],
+        target_key=internal["targetKey"],
+        preset=internal["preset"],
+        watermarks=internal.get("watermarks") or [],
+        encryption_key=aes_key,
+    )
+
+
+def thumbnail_request(engine, row):
+    doc, internal = row.doc, row.internal
+    target = doc["target"]
+    return engine.ThumbnailRequest(
+        job_id=row.id,
+        source=engine.ClipInput(internal["sourceBucket"], doc["source"]["key"]),
+        target_bucket=internal["targetBucket"],
+        key_prefix=target["keyPrefix"],
+        format=target["format"],
+        sizing_policy=target["sizingPolicy"],
+        width=target["widthInPixel"],
+        height=target["heightInPixel"],
+        frame_rate=target.get("frameRate"),
+        capture=dict(doc.get("capture") or {}),
+    )

@@ -1,0 +1,78 @@
+"""Test helpers: a real MCT service on a free port and a real Baidu ``MediaClient`` pointed at it.
+
+mct = running_mct(tmp_path)              # or: with running_mct(tmp_path) as (service, server, client): ...
+service, server, client = mct
+client.create_pipeline("p1", "in", "out")
+mct.stop()
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import NamedTuple
+
+from baidubce.auth.bce_credentials import BceCredentials
+from baidubce.bce_client_configuration import BceClientConfiguration
+from baidubce.services.media.media_client import MediaClient
+
+from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+from localcloud.mct.service import MctService
+from localcloud.serve import RunningServer, serve_in_thread
+from localcloud.storage import LocalStorage
+
+
+def media_client(endpoint: str, access_key: str = DEFAULT_ACCESS_KEY, secret_key: str = DEFAULT_SECRET_KEY):
+    """A real ``MediaClient`` for ``endpoint`` (``host:port``)."""
+    config = BceClientConfiguration(credentials=BceCredentials(access_key, secret_key), endpoint=endpoint)
+    return MediaClient(config)
+
+
+class RunningMct(NamedTuple):
+    service: MctService
+    server: RunningServer
+    client: MediaClient
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.service.close()
+
+    def __enter__(self) -> RunningMct:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def running_mct(
+    data_dir: str | os.PathLike[str],
+    storage: LocalStorage | None = None,
+    start: bool = True,
+    buckets: tuple[str, ...] = (),
+    **service_kwargs,
+) -> RunningMct:
+    """Start an ``MctService`` over HTTP (scheduler + notifier too unless ``start=False``); ``buckets`` are created."""
+    service = MctService(data_dir, storage=storage, **service_kwargs)
+    for bucket in buckets:
+        service.storage.create_bucket(bucket, exist_ok=True)
+    server = serve_in_thread(service.app)
+    service.server_name = server.endpoint
+    if start:
+        service.start()
+    return RunningMct(service, server, media_client(server.endpoint))
+
+
+TERMINAL = ("SUCCESS", "FAILED")
+
+
+def wait_for_job(client: MediaClient, job_id: str, timeout: float = 60, thumbnail: bool = False):
+    """Poll ``get_job`` (or ``get_thumbnail_job``) until the job is SUCCESS/FAILED; returns the last response."""
+    get = client.get_thumbnail_job if thumbnail else client.get_job
+    deadline = time.monotonic() + timeout
+    while True:
+        job = get(job_id)
+        if job.job_status in TERMINAL:
+            return job
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id} still {job.job_status} after {timeout}s")
+        time.sleep(0.05)
