@@ -1,0 +1,132 @@
+"""Use-case: when every job of an upload is final, mark it done once and send one signed "upload done" event."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from handlers.logs import logger
+from handlers.runtime import Deps
+from handlers.signing import downstream_headers
+from handlers.store import (
+    DELIVERY_DELIVERED,
+    DELIVERY_FAILED,
+    FINAL_STATUSES,
+    KIND_THUMBNAIL,
+    SUCCESS,
+    UPLOAD_DONE,
+    Delivery,
+    Job,
+    Upload,
+)
+
+EVENT_TYPE = "autotranscode.upload.done"
+
+
+def maybe_complete(deps: Deps, upload_id: str) -> bool:
+    """True when this call marked the upload done (exactly one caller wins), and then delivers downstream."""
+    store = deps.store
+    upload = store.get_upload(upload_id)
+    if upload is None or upload.status == UPLOAD_DONE:
+        return False
+    jobs = store.jobs_for_upload(upload_id)
+    if len(jobs) < upload.expected_jobs or any(j.status not in FINAL_STATUSES for j in jobs):
+        return False
+    if not store.mark_upload_done(upload_id, deps.now()):
+        return False
+    logger.info("upload done", extra={"upload_id": upload_id, "key": upload.key, "jobs": len(jobs)})
+    if deps.config.downstream is not None:
+        store.ensure_delivery(upload_id, deps.now())
+        deliver(deps, upload_id)
+    return True
+
+
+def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
+    outputs, thumbnails, errors = [], [], []
+    for j in jobs:
+        target = j.request.get("target", {})
+        entry: dict[str, Any] = {"target": j.target, "job_id": j.job_id, "status": j.status}
+        if j.kind == KIND_THUMBNAIL:
+            entry.update(
+                bucket=target.get("targetBucket"),
+                key_prefix=target.get("keyPrefix"),
+                format=target.get("format"),
+                keys=j.result.get("keys", []),
+            )
+            thumbnails.append(entry)
+        else:
+            entry.update(
+                preset=target.get("presetName"),
+                bucket=target.get("targetBucket"),
+                key=target.get("targetKey"),
+                output=j.result.get("output", {}),
+            )
+            outputs.append(entry)
+        if j.status != SUCCESS:
+            err = j.result.get("error") or {"code": j.status, "message": j.last_error or "job did not succeed"}
+            errors.append({"target": j.target, "job_id": j.job_id, **err})
+    ok = sum(1 for j in jobs if j.status == SUCCESS)
+    status = "SUCCESS" if ok == len(jobs) else ("FAILED" if ok == 0 else "PARTIAL")
+    return {
+        "type": EVENT_TYPE,
+        "version": 1,
+        "status": status,
+        "upload": {
+            "id": upload.upload_id,
+            "bucket": upload.bucket,
+            "key": upload.key,
+            "etag": upload.etag,
+            "rule": upload.rule,
+            "created_at": _iso(upload.created_at),
+            "done_at": _iso(upload.done_at),
+        },
+        "outputs": outputs,
+        "thumbnails": thumbnails,
+        "skipped": upload.skipped,
+        "errors": errors,
+    }
+
+
+def _iso(dt) -> str | None:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
+
+
+def deliver(deps: Deps, upload_id: str) -> Delivery | None:
+    """POST the event with retries and backoff; the outcome is recorded (the reconciler redelivers failures)."""
+    ds = deps.config.downstream
+    store = deps.store
+    upload = store.get_upload(upload_id)
+    delivery = store.get_delivery(upload_id)
+    if ds is None or upload is None or delivery is None or delivery.status == DELIVERY_DELIVERED:
+        return delivery
+    body = json.dumps(build_event(upload, store.jobs_for_upload(upload_id)), sort_keys=True, separators=(",", ":"))
+    secret = ds.secret.get_secret_value() if ds.secret else None
+    for attempt in range(1, ds.max_attempts + 1):
+        headers = downstream_headers(secret, body)
+        headers["X-Autotranscode-Delivery"] = f"{upload_id}:{delivery.attempts + 1}"
+        code, error = None, None
+        try:
+            code = deps.post(ds.url, body.encode("utf-8"), headers, ds.timeout_seconds)
+        except Exception as exc:  # network: refused, timeout, DNS
+            error = f"{type(exc).__name__}: {exc}"
+        ok = code is not None and 200 <= code < 300
+        delivery = replace(
+            delivery,
+            status=DELIVERY_DELIVERED if ok else DELIVERY_FAILED,
+            attempts=delivery.attempts + 1,
+            last_status_code=code,
+            last_error=None if ok else (error or f"HTTP {code}"),
+            updated_at=deps.now(),
+        )
+        store.record_delivery(delivery)
+        if ok:
+            logger.info("downstream delivered", extra={"upload_id": upload_id, "status_code": code})
+            return delivery
+        # 4xx other than 408/429 will not get better by retrying now.
+        if code is not None and 400 <= code < 500 and code not in (408, 429):
+            break
+        if attempt < ds.max_attempts:
+            deps.sleep(ds.backoff_seconds * (2 ** (attempt - 1)))
+    logger.warning("downstream delivery failed", extra={"upload_id": upload_id, "error": delivery.last_error})
+    return delivery

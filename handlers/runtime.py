@@ -1,0 +1,104 @@
+"""Collaborators of the use-cases, built once per cold start (config, store, MCT client, HTTP)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from handlers import config as config_mod
+from handlers.logs import logger, register_secret
+from handlers.mct import MctPort, SdkMct
+from handlers.store import Store, open_store, redact_url, utcnow
+
+
+def _requests_post(url: str, data: bytes, headers: dict[str, str], timeout: float) -> int:
+    import requests
+
+    return requests.post(url, data=data, headers=headers, timeout=timeout).status_code
+
+
+@dataclass
+class Deps:
+    config: config_mod.Config
+    store: Store
+    mct: MctPort
+    # (url, body bytes, headers, timeout) -> HTTP status; raises OSError/requests errors on network failure.
+    post: Callable[[str, bytes, dict[str, str], float], int] = _requests_post
+    sleep: Callable[[float], None] = time.sleep
+    now: Callable[[], datetime] = utcnow
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def register_config_secrets(cfg: config_mod.Config) -> None:
+    cb = cfg.callback
+    for secret in (cb.sign_token, cb.url_token, cfg.downstream.secret if cfg.downstream else None):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+    try:
+        from sqlalchemy.engine import make_url
+
+        register_secret(make_url(cfg.store_url).password)
+    except Exception:
+        pass
+
+
+def build_deps(env: dict[str, str] | None = None, mct: MctPort | None = None, store: Store | None = None) -> Deps:
+    """Load and validate everything; raise ConfigError with a clear message at cold start."""
+    cfg = config_mod.load_config(env)
+    register_config_secrets(cfg)
+    if mct is None:
+        creds = config_mod.credentials_from_env(env)
+        register_secret(creds.secret_access_key.get_secret_value())
+        if creds.session_token:
+            register_secret(creds.session_token.get_secret_value())
+        mct = SdkMct(
+            cfg.mct.endpoint,
+            creds.access_key_id,
+            creds.secret_access_key.get_secret_value(),
+            creds.session_token.get_secret_value() if creds.session_token else None,
+            cfg.mct.timeout_seconds,
+        )
+    if store is None:
+        store = open_store(cfg.store_url)
+    logger.info(
+        "autotranscode ready",
+        extra={"rules": len(cfg.rules), "store": redact_url(cfg.store_url), "mct_endpoint": cfg.mct.endpoint},
+    )
+    return Deps(config=cfg, store=store, mct=mct)
+
+
+_deps: Deps | None = None
+_deps_lock = threading.Lock()
+
+
+def get_deps() -> Deps:
+    """The process-wide Deps (cold start builds them; warm invocations reuse them)."""
+    global _deps
+    if _deps is None:
+        with _deps_lock:
+            if _deps is None:
+                _deps = build_deps()
+    return _deps
+
+
+def set_deps(deps: Deps | None) -> None:
+    """Tests and localcloud: install (or clear, with None) the process-wide Deps."""
+    global _deps
+    _deps = deps
+
+
+def init_at_cold_start() -> None:
+    """Called at import by the entrypoints: a bad configuration fails the cold start, not the first upload.
+    Without any config env var (e.g. a test importing the module) building is deferred to the first call."""
+    import os
+
+    if _deps is None and (os.environ.get(config_mod.ENV_CONFIG_JSON) or os.environ.get(config_mod.ENV_CONFIG_PATH)):
+        try:
+            get_deps()
+        except config_mod.ConfigError as exc:
+            logger.error("configuration error", extra={"error": str(exc)})
+            raise

@@ -1,0 +1,274 @@
+"""Use-case: an upload event -> MCT jobs, exactly once per (bucket, key, etag, target).
+
+For each record: match a rule -> (optional) mediainfo to skip renditions larger than the source -> for every
+target: claim a row in the store (unique key) -> create_job -> store the jobId. A redelivered event finds the
+claims and creates nothing; a claim whose create_job failed transiently is retried by the redelivery.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from handlers import completion
+from handlers.config import Config, Rule
+from handlers.logs import logger
+from handlers.mct import MctError, with_retries
+from handlers.rules import first_matching_rule, render_key
+from handlers.runtime import Deps
+from handlers.store import (
+    KIND_THUMBNAIL,
+    KIND_TRANSCODE,
+    RETRYABLE,
+    SUBMIT_FAILED,
+    Job,
+    Upload,
+    claim_id_for,
+    upload_id_for,
+)
+from handlers.upload_events import BadRecord, IgnoredRecord, ObjectCreated, parse_upload_event
+
+# A claim older than this without a job id is considered abandoned (crashed invocation) and may be taken over.
+# Longer than the CFC max run time (300 s) so a live invocation never loses its claim.
+CLAIM_LEASE = timedelta(seconds=330)
+
+
+class RetryLater(Exception):
+    """Raised by the handler so CFC retries the invocation: something retryable is left."""
+
+    def __init__(self, summary: dict[str, Any]):
+        super().__init__(f"{summary['retryable']} job(s) could not be submitted yet; the event will be retried")
+        self.summary = summary
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    target: str  # stable name within the rule: preset name or "thumbnail:<name>"
+    kind: str
+    request: dict[str, Any]  # {"pipeline", "source", "target", ["capture"]}
+    frame_size: tuple[int, int] | None = None
+
+
+@dataclass
+class ObjectResult:
+    bucket: str
+    key: str
+    etag: str
+    rule: str | None = None
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    retryable: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"bucket": self.bucket, "key": self.key, "etag": self.etag, "rule": self.rule}
+        d["jobs"] = self.jobs
+        if self.skipped:
+            d["skipped"] = self.skipped
+        if self.error:
+            d["error"] = self.error
+        return d
+
+
+def plan_jobs(cfg: Config, rule: Rule, obj: ObjectCreated) -> list[PlannedJob]:
+    pipeline = cfg.pipeline_for(rule)
+    planned = []
+    for t in rule.targets:
+        key = render_key(t.key, obj.key, preset=t.preset, ext=t.extension, target=t.target_name)
+        target: dict[str, Any] = {"targetKey": key, "presetName": t.preset}
+        if t.bucket:
+            target["targetBucket"] = t.bucket
+        request = {"pipeline": pipeline, "source": {"sourceKey": obj.key}, "target": target}
+        planned.append(PlannedJob(t.target_name, KIND_TRANSCODE, request, t.frame_size))
+    for th in rule.thumbnails:
+        prefix = render_key(th.key_prefix, obj.key, target=th.name)
+        ttarget: dict[str, Any] = {"keyPrefix": prefix, "format": th.format}
+        if th.bucket:
+            ttarget["targetBucket"] = th.bucket
+        if th.width:
+            ttarget["widthInPixel"] = th.width
+        if th.height:
+            ttarget["heightInPixel"] = th.height
+        capture: dict[str, Any] = {"mode": th.mode}
+        for src, dst in (
+            ("start_seconds", "startTimeInSecond"),
+            ("end_seconds", "endTimeInSecond"),
+            ("interval_seconds", "intervalInSecond"),
+            ("frame_number", "frameNumber"),
+        ):
+            if getattr(th, src) is not None:
+                capture[dst] = getattr(th, src)
+        request = {"pipeline": pipeline, "source": {"key": obj.key}, "target": ttarget, "capture": capture}
+        planned.append(PlannedJob(f"thumbnail:{th.name}", KIND_THUMBNAIL, request))
+    return planned
+
+
+def source_frame(mediainfo: dict[str, Any]) -> tuple[int, int] | None:
+    """Displayed (width, height) of the source video, rotation applied; None for audio-only or unknown."""
+    video = mediainfo.get("video") or {}
+    w, h = video.get("width_in_pixel"), video.get("height_in_pixel")
+    if not w or not h:
+        return None
+    if int(video.get("rotate") or 0) % 180 == 90:
+        w, h = h, w
+    return int(w), int(h)
+
+
+def larger_than_source(size: tuple[int, int], source: tuple[int, int]) -> bool:
+    """Portrait aware: compare long side with long side and short with short, so a 1280x720 preset is not
+    "larger" than a 720x1280 phone video."""
+    return max(size) > max(source) or min(size) > min(source)
+
+
+def apply_mediainfo(
+    planned: list[PlannedJob], source: tuple[int, int] | None, keep_smallest: bool
+) -> tuple[list[PlannedJob], list[dict[str, Any]]]:
+    if source is None:
+        return planned, []
+    too_big = [p for p in planned if p.frame_size and larger_than_source(p.frame_size, source)]
+    if not too_big:
+        return planned, []
+    keep = list(planned)
+    sized_left = [p for p in planned if p.frame_size and p not in too_big]
+    if keep_smallest and not sized_left:
+        smallest = min(too_big, key=lambda p: p.frame_size[0] * p.frame_size[1])  # type: ignore[index]
+        too_big = [p for p in too_big if p is not smallest]
+    keep = [p for p in planned if p not in too_big]
+    skipped = [
+        {
+            "target": p.target,
+            "reason": f"rendition {p.frame_size[0]}x{p.frame_size[1]} is larger than the source "  # type: ignore[index]
+            f"{source[0]}x{source[1]}",
+        }  # fmt: skip
+        for p in too_big
+    ]
+    return keep, skipped
+
+
+def _mct_retry(deps: Deps, call):
+    m = deps.config.mct
+    return with_retries(call, attempts=m.max_attempts, backoff=m.backoff_seconds, sleep=deps.sleep)
+
+
+def _submit_one(deps: Deps, upload: Upload, p: PlannedJob) -> dict[str, Any]:
+    store = deps.store
+    claim = Job(
+        claim_id=claim_id_for(upload.bucket, upload.key, upload.etag, p.target),
+        upload_id=upload.upload_id,
+        target=p.target,
+        kind=p.kind,
+        request=p.request,
+    )
+    current, won = store.claim(claim, deps.now(), CLAIM_LEASE)
+    if not won:
+        return {"target": p.target, "outcome": "existing", "status": current.status, "job_id": current.job_id}
+    r = p.request
+    try:
+        if p.kind == KIND_TRANSCODE:
+            job_id = _mct_retry(deps, lambda: deps.mct.create_job(r["pipeline"], r["source"], r["target"]))
+        else:
+            job_id = _mct_retry(
+                deps, lambda: deps.mct.create_thumbnail_job(r["pipeline"], r["source"], r["target"], r["capture"])
+            )
+    except MctError as exc:
+        store.record_submit_failed(claim.claim_id, str(exc), exc.transient, deps.now())
+        status = RETRYABLE if exc.transient else SUBMIT_FAILED
+        logger.warning("create job failed", extra={"target": p.target, "status": status, "error": str(exc)})
+        return {"target": p.target, "outcome": "retryable" if exc.transient else "failed", "error": str(exc)}
+    store.record_submitted(claim.claim_id, job_id, deps.now())
+    logger.info("job created", extra={"target": p.target, "job_id": job_id, "key": upload.key})
+    return {"target": p.target, "outcome": "submitted", "job_id": job_id}
+
+
+def submit_object(deps: Deps, obj: ObjectCreated, pool: ThreadPoolExecutor) -> ObjectResult:
+    cfg, store = deps.config, deps.store
+    result = ObjectResult(obj.bucket, obj.key, obj.etag)
+    rule = first_matching_rule(cfg.rules, obj.bucket, obj.key)
+    if rule is None:
+        result.error = "no rule matches this bucket/key"
+        return result
+    result.rule = rule.rule_name
+    planned = plan_jobs(cfg, rule, obj)
+    upload_id = upload_id_for(obj.bucket, obj.key, obj.etag)
+    existing = store.get_upload(upload_id)
+    if existing is not None:
+        # Redelivery: keep the first delivery's skip decisions, no second mediainfo call.
+        skipped_names = {s["target"] for s in existing.skipped}
+        planned = [p for p in planned if p.target not in skipped_names]
+        skipped = existing.skipped
+    else:
+        planned, skipped = _mediainfo_filter(deps, obj, planned, result)
+        if result.retryable:
+            return result
+    result.skipped = skipped
+    upload = store.ensure_upload(
+        Upload(upload_id, obj.bucket, obj.key, obj.etag, rule.rule_name, len(planned), skipped, created_at=deps.now())
+    )
+    outcomes = list(pool.map(lambda p: _submit_one(deps, upload, p), planned))
+    result.jobs = outcomes
+    result.retryable = any(o["outcome"] == "retryable" for o in outcomes)
+    # Nothing to wait for (all skipped / failed permanently / already final): finish now.
+    completion.maybe_complete(deps, upload_id)
+    return result
+
+
+def _mediainfo_filter(deps: Deps, obj: ObjectCreated, planned: list[PlannedJob], result: ObjectResult):
+    check = deps.config.mediainfo_check
+    if not check.enabled or not any(p.frame_size for p in planned):
+        return planned, []
+    try:
+        info = _mct_retry(deps, lambda: deps.mct.get_mediainfo(obj.bucket, obj.key))
+    except MctError as exc:
+        if exc.transient:
+            result.error = f"mediainfo: {exc}"
+            result.retryable = True
+            return planned, []
+        # Not a media file / unreadable: let MCT report the real error per job instead of guessing here.
+        logger.warning("mediainfo failed; submitting without the size check", extra={"error": str(exc)})
+        return planned, []
+    return apply_mediainfo(planned, source_frame(info), check.keep_smallest)
+
+
+def process_upload_event(deps: Deps, event: Any) -> dict[str, Any]:
+    """Handle every record; one bad record never blocks the others. Returns a summary dict."""
+    records = parse_upload_event(event)
+    summary: dict[str, Any] = {
+        "records": len(records),
+        "submitted": 0,
+        "existing": 0,
+        "failed": 0,
+        "retryable": 0,
+        "skipped": 0,
+        "ignored": 0,
+        "bad": 0,
+        "objects": [],
+    }
+    with ThreadPoolExecutor(max_workers=deps.config.submit_concurrency, thread_name_prefix="submit") as pool:
+        for rec in records:
+            if isinstance(rec, BadRecord):
+                summary["bad"] += 1
+                summary["objects"].append({"index": rec.index, "error": rec.reason})
+                logger.warning("bad upload record", extra={"reason": rec.reason})
+                continue
+            if isinstance(rec, IgnoredRecord):
+                summary["ignored"] += 1
+                continue
+            logger.append_keys(event_id=rec.event_id, bucket=rec.bucket, key=rec.key)
+            try:
+                res = submit_object(deps, rec, pool)
+            except Exception as exc:  # the store or a bug: keep going with the next record, retry this one
+                logger.exception("upload record failed")
+                res = ObjectResult(rec.bucket, rec.key, rec.etag, error=f"{type(exc).__name__}: {exc}", retryable=True)
+            finally:
+                logger.remove_keys(["event_id", "bucket", "key"])
+            if res.rule is None and res.error and not res.retryable:
+                summary["ignored"] += 1
+            for o in res.jobs:
+                summary[o["outcome"]] += 1
+            summary["skipped"] += len(res.skipped)
+            if res.retryable and not any(o["outcome"] == "retryable" for o in res.jobs):
+                summary["retryable"] += 1
+            summary["objects"].append(res.as_dict())
+    return summary

@@ -1,0 +1,146 @@
+"""Wire format of upload events -> ObjectCreated.
+
+Accepted shapes (reference events-and-templates §1, §5.1):
+  BOS/CFC  {"events": [{"eventId", "eventTime", "eventType",
+                         "content": {"bucket", "object", "eTag"|"etag", "filesize"}}]}
+  S3-style {"Records": [{"eventName": "ObjectCreated:Put",
+                         "s3": {"bucket": {"name"}, "object": {"key", "eTag", "size"}}}]}
+S3 keys are URL-encoded (unquote_plus). Whether BOS encodes `content.object` is [UNVERIFIED]: BOS_KEYS_ARE_ENCODED.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+# [UNVERIFIED] no source says BOS URL-encodes content.object; bsam samples show plain keys. One switch, here.
+BOS_KEYS_ARE_ENCODED = False
+
+# BSAM accepts exactly these BOS event types for triggers (reference §1.4).
+CREATE_EVENT_TYPES = frozenset({"PutObject", "PostObject", "CompleteMultipartUpload", "CopyObject", "AppendObject"})
+
+
+@dataclass(frozen=True)
+class ObjectCreated:
+    bucket: str
+    key: str
+    etag: str
+    size: int | None
+    event_id: str
+    event_time: str
+    event_type: str
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class IgnoredRecord:
+    index: int
+    reason: str
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class BosContent(_Lenient):
+    bucket: str = Field(min_length=1)
+    object: str = Field(min_length=1)
+    eTag: str | None = None
+    etag: str | None = None
+    filesize: int | None = None
+
+
+class BosEvent(_Lenient):
+    eventId: str = ""
+    eventTime: str = ""
+    eventType: str = "PutObject"
+    content: BosContent
+
+
+class S3Bucket(_Lenient):
+    name: str = Field(min_length=1)
+
+
+class S3Object(_Lenient):
+    key: str = Field(min_length=1)
+    eTag: str | None = None
+    size: int | None = None
+    sequencer: str | None = None
+
+
+class S3Entity(_Lenient):
+    bucket: S3Bucket
+    object: S3Object
+
+
+class S3Record(_Lenient):
+    eventName: str = "ObjectCreated:Put"
+    eventTime: str = ""
+    s3: S3Entity
+    responseElements: dict[str, Any] | None = None
+
+
+class UnknownEventShape(ValueError):
+    pass
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    return f"{loc}: {err['msg']}"
+
+
+def _clean_etag(etag: str | None) -> str:
+    return (etag or "").strip().strip('"')
+
+
+def parse_upload_event(event: Any) -> list[ObjectCreated | BadRecord | IgnoredRecord]:
+    """One entry per record, in order. Raises UnknownEventShape when the envelope itself is unrecognised."""
+    if not isinstance(event, dict):
+        raise UnknownEventShape(f"event must be a JSON object, got {type(event).__name__}")
+    if isinstance(event.get("events"), list):
+        return [_bos(i, rec) for i, rec in enumerate(event["events"])]
+    if isinstance(event.get("Records"), list):
+        return [_s3(i, rec) for i, rec in enumerate(event["Records"])]
+    raise UnknownEventShape(
+        f"expected a BOS event {{'events': [...]}} or an S3-style event {{'Records': [...]}}, got keys {sorted(event)}"
+    )
+
+
+def _bos(index: int, raw: Any) -> ObjectCreated | BadRecord | IgnoredRecord:
+    try:
+        ev = BosEvent.model_validate(raw)
+    except ValidationError as exc:
+        return BadRecord(index, f"events[{index}].{_first_error(exc)}")
+    if ev.eventType not in CREATE_EVENT_TYPES:
+        return IgnoredRecord(index, f"eventType {ev.eventType!r} does not create an object")
+    c = ev.content
+    key = unquote_plus(c.object) if BOS_KEYS_ARE_ENCODED else c.object
+    etag = _clean_etag(c.eTag or c.etag)
+    if not etag:
+        return BadRecord(index, f"events[{index}].content.eTag is missing; it tells one upload of a key from the next")
+    event_id = ev.eventId or f"{c.bucket}/{key}#{etag}"
+    return ObjectCreated(c.bucket, key, etag, c.filesize, event_id, ev.eventTime, ev.eventType)
+
+
+def _s3(index: int, raw: Any) -> ObjectCreated | BadRecord | IgnoredRecord:
+    try:
+        rec = S3Record.model_validate(raw)
+    except ValidationError as exc:
+        return BadRecord(index, f"Records[{index}].{_first_error(exc)}")
+    if not rec.eventName.startswith("ObjectCreated:"):
+        return IgnoredRecord(index, f"eventName {rec.eventName!r} does not create an object")
+    key = unquote_plus(rec.s3.object.key)
+    etag = _clean_etag(rec.s3.object.eTag) or (rec.s3.object.sequencer or "")
+    if not etag:
+        return BadRecord(index, f"Records[{index}].s3.object.eTag is missing")
+    event_id = (rec.responseElements or {}).get("x-amz-request-id") or f"{rec.s3.bucket.name}/{key}#{etag}"
+    return ObjectCreated(rec.s3.bucket.name, key, etag, rec.s3.object.size, str(event_id), rec.eventTime, rec.eventName)
