@@ -76,3 +76,34 @@ def wait_for_job(client: MediaClient, job_id: str, timeout: float = 60, thumbnai
         if time.monotonic() > deadline:
             raise TimeoutError(f"job {job_id} still {job.job_status} after {timeout}s")
         time.sleep(0.05)
+
+
+def signed_request(
+    base_url: str,
+    method: str,
+    path: str,
+    body: dict | None = None,
+    params: dict | None = None,
+    access_key: str = DEFAULT_ACCESS_KEY,
+    secret_key: str = DEFAULT_SECRET_KEY,
+):
+    """A bce-auth-v1 signed raw HTTP request (for API fields the Python SDK cannot send, e.g. notification
+    ``type``/``token``). Returns the ``requests.Response``."""
+    import json
+    from urllib.parse import urlsplit
+
+    import requests
+
+    from localcloud import bce_auth
+
+    data = json.dumps(body).encode("utf-8") if body is not None else b""
+    headers = {
+        "host": urlsplit(base_url).netloc,
+        "content-length": str(len(data)),
+        "x-bce-date": bce_auth.format_timestamp(time.time()),
+    }
+    if body is not None:
+        headers["content-type"] = "application/json; charset=utf-8"
+    pairs = list((params or {}).items())
+    headers["authorization"] = bce_auth.sign(access_key, secret_key, method, path, pairs, headers)
+    return requests.request(method, base_url + path, params=pairs, data=data, headers=headers, timeout=30)
