@@ -123,8 +123,6 @@ class OutputPattern:
                 return True
             if self.has_free_part and p.startswith(lp):
                 return True
-            if not self.has_free_part and (lp + self.literal_suffix).startswith(p):
-                return True
         return False
 
     def _suffix_ok(self, suffixes: Sequence[str]) -> bool:
@@ -158,7 +156,10 @@ def output_pattern(template: str, bucket: str, *, preset: str, ext: str, target:
         else:
             value = {"preset": preset, "ext": ext, "target": target}[field]
             (suffix_parts if seen_free else prefix_parts).append(value)
-    return OutputPattern(bucket, "".join(prefix_parts), "".join(suffix_parts), seen_free, origin)
+    prefix = "".join(prefix_parts)
+    # A key without source placeholders is one constant: it is its own prefix and suffix.
+    suffix = "".join(suffix_parts) if seen_free else prefix
+    return OutputPattern(bucket, prefix, suffix, seen_free, origin)
 
 
 def rule_output_patterns(rule: Any) -> list[OutputPattern]:

@@ -1,0 +1,210 @@
+"""The Store contract: every implementation (memory, SQLite, MySQL, PostgreSQL) passes these.
+
+Subclass `StoreContract` and provide a `store` fixture.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from handlers.store import (
+    CLAIMED,
+    DELIVERY_DELIVERED,
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    FAILED,
+    PENDING,
+    RETRYABLE,
+    RUNNING,
+    SUBMIT_FAILED,
+    SUCCESS,
+    UPLOAD_DONE,
+    Delivery,
+    Job,
+    Upload,
+    claim_id_for,
+    upload_id_for,
+    utcnow,
+)
+
+LEASE = timedelta(minutes=5)
+
+
+def make_upload(key="in/a b/视频.mp4", etag="e1", expected=2) -> Upload:
+    return Upload(upload_id_for("b", key, etag), "b", key, etag, "rule", expected, [{"target": "1080p", "reason": "x"}])
+
+
+def make_job(upload: Upload, target="720p") -> Job:
+    return Job(
+        claim_id_for(upload.bucket, upload.key, upload.etag, target),
+        upload.upload_id,
+        target,
+        "transcode",
+        {"pipeline": "p", "target": {"targetKey": "out/x.mp4"}},
+    )
+
+
+class StoreContract:
+    def test_upload_is_inserted_once(self, store):
+        up = make_upload()
+        first = store.ensure_upload(up)
+        second = store.ensure_upload(Upload(up.upload_id, "b", up.key, "e1", "other", 9))
+        assert first.key == up.key and second.rule == "rule" and second.expected_jobs == 2
+        assert store.get_upload(up.upload_id).skipped == [{"target": "1080p", "reason": "x"}]
+        assert store.get_upload("nope") is None
+
+    def test_claim_once_then_submitted(self, store):
+        up = store.ensure_upload(make_upload())
+        now = utcnow()
+        job, won = store.claim(make_job(up), now, LEASE)
+        assert won and job.status == CLAIMED and job.attempts == 1
+        again, won2 = store.claim(make_job(up), now, LEASE)
+        assert not won2 and again.claim_id == job.claim_id
+        store.record_submitted(job.claim_id, "job-1", now)
+        assert store.get_job("job-1").status == PENDING
+        # A submitted claim is never taken over, even after its lease.
+        _, won3 = store.claim(make_job(up), now + LEASE * 3, LEASE)
+        assert not won3
+
+    def test_retryable_claim_can_be_taken_over_once(self, store):
+        up = store.ensure_upload(make_upload())
+        now = utcnow()
+        job, _ = store.claim(make_job(up), now, LEASE)
+        store.record_submit_failed(job.claim_id, "503", retryable=True, now=now)
+        assert store.get_claim(job.claim_id).status == RETRYABLE
+        taken, won = store.claim(make_job(up), now, LEASE)
+        assert won and taken.attempts == 2 and taken.status == CLAIMED
+        _, won_again = store.claim(make_job(up), now, LEASE)
+        assert not won_again
+
+    def test_permanent_failure_is_final(self, store):
+        up = store.ensure_upload(make_upload())
+        now = utcnow()
+        job, _ = store.claim(make_job(up), now, LEASE)
+        store.record_submit_failed(job.claim_id, "no preset", retryable=False, now=now)
+        got = store.get_claim(job.claim_id)
+        assert got.status == SUBMIT_FAILED and got.final and got.last_error == "no preset"
+        assert not store.claim(make_job(up), now + LEASE * 2, LEASE)[1]
+
+    def test_abandoned_claim_after_lease(self, store):
+        up = store.ensure_upload(make_upload())
+        now = utcnow()
+        store.claim(make_job(up), now, LEASE)
+        assert not store.claim(make_job(up), now + LEASE / 2, LEASE)[1]
+        assert store.claim(make_job(up), now + LEASE * 2, LEASE)[1]
+
+    def test_concurrent_claims_have_one_winner(self, store):
+        up = store.ensure_upload(make_upload())
+        now = utcnow()
+        wins = []
+        barrier = threading.Barrier(8)
+
+        def claim():
+            barrier.wait()
+            wins.append(store.claim(make_job(up), now, LEASE)[1])
+
+        threads = [threading.Thread(target=claim) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(wins) == [False] * 7 + [True]
+
+    def test_monotonic_status(self, store):
+        up = store.ensure_upload(make_upload())
+        now = utcnow()
+        job, _ = store.claim(make_job(up), now, LEASE)
+        store.record_submitted(job.claim_id, "job-m", now)
+        assert store.update_job_status("job-m", RUNNING, {"status": RUNNING}, now)
+        assert not store.update_job_status("job-m", RUNNING, {}, now)
+        assert store.update_job_status("job-m", SUCCESS, {"output": {"video": {"w": 1}}}, now)
+        assert not store.update_job_status("job-m", RUNNING, {}, now)
+        assert not store.update_job_status("job-m", PENDING, {}, now)
+        assert not store.update_job_status("job-m", FAILED, {}, now)
+        got = store.get_job("job-m")
+        assert got.status == SUCCESS and got.result == {"output": {"video": {"w": 1}}}
+        assert not store.update_job_status("job-unknown", SUCCESS, {}, now)
+
+    def test_jobs_for_upload_and_done_once(self, store):
+        up = store.ensure_upload(make_upload())
+        other = store.ensure_upload(make_upload(key="other.mp4"))
+        now = utcnow()
+        for target in ("720p", "360p"):
+            store.claim(make_job(up, target), now, LEASE)
+        store.claim(make_job(other), now, LEASE)
+        assert [j.target for j in store.jobs_for_upload(up.upload_id)] == ["360p", "720p"]
+        results = []
+        barrier = threading.Barrier(6)
+
+        def done():
+            barrier.wait()
+            results.append(store.mark_upload_done(up.upload_id, now))
+
+        threads = [threading.Thread(target=done) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results.count(True) == 1
+        assert store.get_upload(up.upload_id).status == UPLOAD_DONE
+        store.reopen_upload(up.upload_id)
+        assert store.mark_upload_done(up.upload_id, now)
+
+    def test_messages_remembered_once(self, store):
+        now = utcnow()
+        assert not store.message_seen("m-1")
+        assert store.remember_message("m-1", now)
+        assert not store.remember_message("m-1", now)
+        assert store.message_seen("m-1")
+
+    def test_stale_jobs(self, store):
+        up = store.ensure_upload(make_upload())
+        t0 = utcnow()
+        a, _ = store.claim(make_job(up, "a"), t0, LEASE)
+        b, _ = store.claim(make_job(up, "b"), t0, LEASE)
+        store.record_submitted(a.claim_id, "job-a", t0)
+        store.record_submitted(b.claim_id, "job-b", t0)
+        store.update_job_status("job-b", SUCCESS, {}, t0)
+        assert [j.job_id for j in store.stale_jobs(t0 + timedelta(minutes=1), 10)] == ["job-a"]
+        assert store.stale_jobs(t0 - timedelta(minutes=1), 10) == []
+
+    def test_redrive_reset(self, store):
+        up = store.ensure_upload(make_upload())
+        now = utcnow()
+        job, _ = store.claim(make_job(up), now, LEASE)
+        store.record_submitted(job.claim_id, "job-r", now)
+        assert not store.reset_for_redrive(job.claim_id, now)
+        store.update_job_status("job-r", FAILED, {"error": {"code": "X"}}, now)
+        assert store.reset_for_redrive(job.claim_id, now)
+        got = store.get_claim(job.claim_id)
+        assert got.status == RETRYABLE and got.job_id is None
+        assert store.claim(make_job(up), now, LEASE)[1]
+
+    def test_list_jobs_filters(self, store):
+        up = store.ensure_upload(make_upload(key="in/x.mp4"))
+        other = Upload(upload_id_for("c", "z/y.mp4", "e"), "c", "z/y.mp4", "e", "r", 1)
+        store.ensure_upload(other)
+        now = utcnow()
+        j, _ = store.claim(make_job(up), now, LEASE)
+        store.claim(make_job(other), now, LEASE)
+        store.record_submitted(j.claim_id, "job-l", now)
+        assert len(store.list_jobs()) == 2
+        assert [r[0].job_id for r in store.list_jobs(status=PENDING)] == ["job-l"]
+        assert [r[1].key for r in store.list_jobs(bucket="c")] == ["z/y.mp4"]
+        assert [r[1].key for r in store.list_jobs(key_prefix="in/")] == ["in/x.mp4"]
+        assert store.list_jobs(since=now + timedelta(minutes=1)) == []
+        assert len(store.list_jobs(limit=1)) == 1
+
+    def test_deliveries(self, store):
+        now = utcnow()
+        d = store.ensure_delivery("u1", now)
+        assert d.status == DELIVERY_PENDING and d.attempts == 0
+        assert store.ensure_delivery("u1", now).status == DELIVERY_PENDING
+        store.record_delivery(Delivery("u1", DELIVERY_FAILED, 3, 503, "HTTP 503", now))
+        got = store.get_delivery("u1")
+        assert (got.status, got.attempts, got.last_status_code, got.last_error) == (DELIVERY_FAILED, 3, 503, "HTTP 503")
+        assert [x.upload_id for x in store.undelivered(now + timedelta(seconds=1), 10)] == ["u1"]
+        store.record_delivery(Delivery("u1", DELIVERY_DELIVERED, 4, 200, None, now))
+        assert store.undelivered(now + timedelta(seconds=1), 10) == []
+        assert store.get_delivery("u2") is None

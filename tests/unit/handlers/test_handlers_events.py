@@ -1,0 +1,73 @@
+import pytest
+
+from handlers.upload_events import BadRecord, IgnoredRecord, ObjectCreated, UnknownEventShape, parse_upload_event
+from tests.unit.handlers.conftest import EVENTS, load_event
+
+
+def test_bos_put_sample():
+    [rec] = parse_upload_event(load_event("bos_put.json"))
+    assert rec == ObjectCreated(
+        "uploads",
+        "incoming/sample.mp4",
+        "0cd0545962d6f4c915fe2051a835032d",
+        1048576,
+        "d848985f-0d4d-4bf2-92e4-970679a64a06",
+        "2026-11-23T12:00:00Z",
+        "PutObject",
+    )
+
+
+def test_multipart_uses_lowercase_etag_field():
+    [rec] = parse_upload_event(load_event("bos_multipart.json"))
+    assert rec.etag == "4b1c2f3e9a8d7c6b5a4f3e2d1c0b9a88-3"
+    assert rec.event_type == "CompleteMultipartUpload"
+    assert rec.key == "incoming/big/recording.MOV"
+
+
+def test_unicode_key_is_kept_verbatim():
+    [rec] = parse_upload_event(load_event("bos_unicode_key.json"))
+    assert rec.key == "incoming/假期 视频/我的 clip (1).mp4"
+
+
+def test_s3_keys_are_unquoted():
+    [rec] = parse_upload_event(load_event("s3_put_encoded_key.json"))
+    assert rec.key == "incoming/my clip(1).mp4"
+    assert rec.bucket == "uploads"
+    assert rec.event_id == "C3D13FE58DE4C810"
+
+
+def test_several_records_and_bad_ones_do_not_hide_the_good():
+    event = {
+        "events": [
+            {"eventId": "a", "eventType": "PutObject", "content": {"bucket": "b", "object": "k1", "eTag": '"e1"'}},
+            {"eventId": "b", "eventType": "PutObject", "content": {"bucket": "b"}},
+            {"eventId": "c", "eventType": "DeleteObject", "content": {"bucket": "b", "object": "k3", "eTag": "e"}},
+            {"eventId": "d", "eventType": "PutObject", "content": {"bucket": "b", "object": "k4"}},
+            {"eventId": "e", "eventType": "PostObject", "content": {"bucket": "b", "object": "k5", "etag": "e5"}},
+        ]
+    }
+    a, b, c, d, e = parse_upload_event(event)
+    assert isinstance(a, ObjectCreated) and a.etag == "e1"  # quotes stripped
+    assert isinstance(b, BadRecord) and "events[1].content.object" in b.reason
+    assert isinstance(c, IgnoredRecord)
+    assert isinstance(d, BadRecord) and "eTag" in d.reason
+    assert isinstance(e, ObjectCreated) and e.key == "k5"
+
+
+def test_s3_non_create_is_ignored():
+    [rec] = parse_upload_event({"Records": [{"eventName": "ObjectRemoved:Delete", "s3": {"bucket": {"name": "b"},
+                                                                                        "object": {"key": "k"}}}]})  # fmt: skip
+    assert isinstance(rec, IgnoredRecord)
+
+
+@pytest.mark.parametrize("event", [{}, {"foo": 1}, [], "x", {"events": "nope"}])
+def test_unknown_envelope_is_refused_with_the_expected_shapes(event):
+    with pytest.raises(UnknownEventShape, match="events|object"):
+        parse_upload_event(event)
+
+
+def test_every_sample_upload_event_parses():
+    for path in EVENTS.glob("*.json"):
+        if path.name.startswith(("bos_", "s3_")):
+            records = parse_upload_event(load_event(path.name))
+            assert records and all(isinstance(r, ObjectCreated) for r in records), path.name

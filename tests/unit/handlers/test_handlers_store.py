@@ -1,0 +1,34 @@
+"""Store contract on the in-memory twin and on SQLite (file and in-memory URL)."""
+
+import pytest
+
+from handlers.store import MemoryStore, SqlStore, open_store, redact_url
+from tests.unit.handlers.store_contract import StoreContract
+
+
+class TestMemoryStore(StoreContract):
+    @pytest.fixture
+    def store(self):
+        return MemoryStore()
+
+
+class TestSqliteStore(StoreContract):
+    @pytest.fixture
+    def store(self, tmp_path):
+        s = SqlStore(f"sqlite:///{tmp_path}/sub/dir/store.sqlite3")
+        yield s
+        s.dispose()
+
+
+def test_schema_is_created_on_first_use_and_reused(tmp_path):
+    url = f"sqlite:///{tmp_path}/s.db"
+    a = SqlStore(url)
+    a.remember_message("m", __import__("handlers.store").store.utcnow())
+    b = SqlStore(url)
+    assert b.message_seen("m")
+
+
+def test_open_store_and_redaction():
+    assert isinstance(open_store("memory://"), MemoryStore)
+    assert isinstance(open_store("sqlite://"), SqlStore)
+    assert "s3cret" not in redact_url("mysql+pymysql://root:s3cret@db:3306/x")
