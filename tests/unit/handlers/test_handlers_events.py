@@ -55,8 +55,8 @@ def test_several_records_and_bad_ones_do_not_hide_the_good():
 
 
 def test_s3_non_create_is_ignored():
-    [rec] = parse_upload_event({"Records": [{"eventName": "ObjectRemoved:Delete", "s3": {"bucket": {"name": "b"},
-                                                                                        "object": {"key": "k"}}}]})  # fmt: skip
+    s3 = {"bucket": {"name": "b"}, "object": {"key": "k"}}
+    [rec] = parse_upload_event({"Records": [{"eventName": "ObjectRemoved:Delete", "s3": s3}]})
     assert isinstance(rec, IgnoredRecord)
 
 
