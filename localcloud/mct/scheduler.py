@@ -32,11 +32,13 @@ class Scheduler:
         storage: LocalStorage,
         max_running: int,
         on_finished: Callable[[str], None] | None = None,
+        engine=None,
     ):
         self.backend = backend
         self.storage = storage
         self.max_running = max(1, max_running)
         self.on_finished = on_finished  # called with the job id after SUCCESS/FAILED was stored
+        self.engine = engine  # None: import localcloud.mct.engine on first use (tests pass an in-memory twin)
         self._cond = threading.Condition()
         self._queues: dict[str, deque[QueuedJob]] = {}
         self._running_by_pipeline: dict[str, int] = {}
@@ -154,7 +156,9 @@ class Scheduler:
             outcomes = self._execute(batch)
         except Exception as e:
             log.exception("engine call for %s raised", [j.id for j in batch])
-            outcomes = {j.id: ("FAILED", exc.JOB_ERROR_INTERNAL, f"internal error: {e}") for j in batch}
+            outcomes = {
+                j.id: ("FAILED", exc.JOB_ERROR_INTERNAL, f"internal error: {type(e).__name__}: {e}") for j in batch
+            }
         finally:
             with self._cond:
                 self._processes = {p for p in self._processes if p.poll() is None}
@@ -182,7 +186,7 @@ class Scheduler:
     def _execute(self, batch: list[QueuedJob]) -> dict[str, tuple]:
         """{job id: ("SUCCESS", output, keys) | ("FAILED", code, message)}."""
         try:
-            engine = load_engine()
+            engine = self.engine or load_engine()
         except exc.EngineUnavailable as e:
             return {j.id: ("FAILED", exc.JOB_ERROR_ENGINE_MISSING, e.message) for j in batch}
         rows = [self.backend.job_row(j.id) for j in batch]

@@ -38,10 +38,11 @@ class MctService:
         max_running: int | None = None,
         server_name: str = DEFAULT_SERVER_NAME,
         faults: FaultConfig | None = None,
+        engine=None,
     ):
         """``credentials`` maps AK → SK (``None`` disables authentication); ``storage`` is shared with localcloud
         BOS when given; ``max_running`` caps concurrently running engine calls (default: number of CPUs);
-        ``faults`` defaults to ``$AUTOTRANSCODE_FAULTS``."""
+        ``faults`` defaults to ``$AUTOTRANSCODE_FAULTS``; ``engine`` replaces ``localcloud.mct.engine`` (tests)."""
         self.data_dir = Path(data_dir).resolve()
         self.storage = storage or LocalStorage(self.data_dir)
         self.faults = faults if faults is not None else FaultConfig.from_env()
@@ -49,7 +50,9 @@ class MctService:
         self.backend = MctBackend(self.store, self.storage)
         self.max_running = max_running or os.cpu_count() or 1
         self.notifier = Notifier(self.store, server_name=server_name, faults=self.faults)
-        self.scheduler = Scheduler(self.backend, self.storage, self.max_running, on_finished=self._job_finished)
+        self.scheduler = Scheduler(
+            self.backend, self.storage, self.max_running, on_finished=self._job_finished, engine=engine
+        )
         self.backend.on_job_created = self.scheduler.enqueue
         app = build_router(MctResponses(self.backend))
         if self.faults.active:
