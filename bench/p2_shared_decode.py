@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from localcloud.mct.engine import ClipInput, TranscodeRequest, transcode, transcode_many  # noqa: E402
-from localcloud.samples import make_sample_clip  # noqa: E402
-from localcloud.storage import LocalStorage  # noqa: E402
+from localcloud.mct.engine import ClipInput, TranscodeRequest, transcode, transcode_many
+from localcloud.samples import make_sample_clip
+from localcloud.storage import LocalStorage
 
 RENDITIONS = [(1920, 1080, 4_000_000), (1280, 720, 2_000_000), (854, 480, 1_000_000), (640, 360, 600_000)]
 

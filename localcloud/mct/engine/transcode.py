@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -23,17 +24,23 @@ from localcloud.mct.engine.types import EngineError, TranscodeRequest, Transcode
 log = logging.getLogger(__name__)
 
 OnProcess = Callable[[subprocess.Popen], None] | None
-# ffmpeg's closing lines that say nothing about the cause; the message uses the last line before them.
+# ffmpeg's follow-on lines after the real cause (the cascade of a failed encoder/filter, option listings); the
+# job error message is the last stderr line that is none of these.
 GENERIC_STDERR = (
     "Conversion failed!",
-    "Error opening output files",
     "Error opening output file",
+    "Error opening input file",
     "Error while filtering",
-    "Error opening input files",
+    "Error while opening encoder",
+    "Error sending frames to consumers",
+    "Task finished with error code",
     "Terminating thread with return code",
+    "Could not open encoder before EOF",
     "Nothing was written into output file",
     "Exiting normally",
+    "Supported ",
 )
+_POINTER = re.compile(r" @ 0x[0-9a-f]+\]")
 
 
 def ffmpeg_threads() -> int:
@@ -182,10 +189,14 @@ def _run_ffmpeg(argv: list[str], on_process: OnProcess) -> None:
 
 
 def last_meaningful_line(stderr: str) -> str:
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    """The line that says why ffmpeg failed, without memory addresses."""
+    lines = [_POINTER.sub("]", ln).strip() for ln in stderr.splitlines() if ln.strip()]
     for line in reversed(lines):
-        if not any(g in line for g in GENERIC_STDERR) and not line.startswith(("frame=", "size=")):
-            return line[:500]
+        if any(g in line for g in GENERIC_STDERR) or line.startswith(("frame=", "size=")):
+            continue
+        if re.fullmatch(r"(\[[^]]*\] *)*[\w. ]{0,12}", line):  # an indented list item such as "[lame]   44100"
+            continue
+        return line[:500]
     return lines[-1][:500] if lines else ""
 
 
