@@ -1,0 +1,327 @@
+import base64
+import json
+import time
+
+import pytest
+
+from handlers import on_notification, runtime
+from handlers.callbacks import handle_notification
+from handlers.completion import build_event
+from handlers.mct import MemoryMct
+from handlers.signing import mct_notification_signature, verify_downstream_signature
+from handlers.store import DELIVERY_DELIVERED, DELIVERY_FAILED, FAILED, RUNNING, SUCCESS, UPLOAD_DONE, upload_id_for
+from handlers.submission import process_upload_event
+from localcloud.serve import serve_in_thread
+from tests.unit.handlers.conftest import URL_TOKEN, bos_event, config_dict, load_event, make_deps
+from tests.unit.handlers.receiver import Receiver
+
+Q = {"token": URL_TOKEN}
+
+
+def notification(job_id, status="SUCCESS", message_id=None, **extra):
+    inner = {"jobId": job_id, "jobStatus": status, **extra}
+    return json.dumps({"messageBody": json.dumps(inner), "messageId": message_id or f"m-{job_id}-{status}"})
+
+
+def submitted(deps, key="incoming/x.mp4"):
+    process_upload_event(deps, bos_event(key))
+    return list(deps.mct.jobs)
+
+
+def finish_all(deps, status="SUCCESS"):
+    for job_id, job in deps.mct.jobs.items():
+        if job["kind"] == "thumbnail":
+            deps.mct.set_status(job_id, status, keys=[job["target"]["keyPrefix"] + "0.jpg"])
+        else:
+            deps.mct.set_status(job_id, status, output={"video": {"widthInPixel": 640, "heightInPixel": 360}})
+        yield job_id, handle_notification(deps, notification(job_id, status), {}, Q)
+
+
+def test_success_flow_records_authoritative_state(deps):
+    job_id = submitted(deps)[0]
+    deps.mct.set_status(job_id, "RUNNING")
+    # The callback claims SUCCESS but MCT says RUNNING: the store follows MCT.
+    out = handle_notification(deps, notification(job_id, "SUCCESS"), {}, Q)
+    assert out.status_code == 200 and out.body["job_status"] == RUNNING
+
+
+def test_completion_once_and_downstream_signed_delivery():
+    receiver = Receiver()
+    server = serve_in_thread(receiver)
+    try:
+        deps = make_deps(config_dict(downstream={"url": server.url + "/hook", "secret": "down-secret"}))
+        deps.mct.mediainfo[("uploads", "incoming/x.mp4")] = {"video": {"widthInPixel": 1920, "heightInPixel": 1080}}
+        submitted(deps)
+        outcomes = [o for _, o in finish_all(deps)]
+        assert all(o.status_code == 200 for o in outcomes)
+        # Late duplicates / replays change nothing and deliver nothing new.
+        for job_id in list(deps.mct.jobs):
+            handle_notification(deps, notification(job_id, "RUNNING", message_id="late"), {}, Q)
+        assert len(receiver.requests) == 1
+        req = receiver.requests[0]
+        assert verify_downstream_signature("down-secret", req["headers"], req["body"])
+        assert not verify_downstream_signature("other", req["headers"], req["body"])
+        event = json.loads(req["body"])
+        assert event["status"] == "SUCCESS" and event["upload"]["key"] == "incoming/x.mp4"
+        assert {o["target"] for o in event["outputs"]} == {"720p", "360p"}
+        assert event["outputs"][0]["output"]["video"]["width_in_pixel"] == 640
+        assert event["thumbnails"][0]["keys"] == ["thumbs/incoming/x/0.jpg"]
+        uid = upload_id_for("uploads", "incoming/x.mp4", "etag-1")
+        assert deps.store.get_upload(uid).status == UPLOAD_DONE
+        assert deps.store.get_delivery(uid).status == DELIVERY_DELIVERED
+    finally:
+        server.stop()
+
+
+def test_downstream_failure_retries_then_records_and_reconciler_redelivers():
+    from datetime import timedelta
+
+    from handlers.reconcile import reconcile
+
+    receiver = Receiver(statuses=[503, 503])
+    server = serve_in_thread(receiver)
+    try:
+        deps = make_deps(
+            config_dict(
+                downstream={"url": server.url, "secret": "s3cret-x", "max_attempts": 2},
+                reconcile={"redeliver_after_minutes": 0},
+            )  # fmt: skip
+        )
+        submitted(deps)
+        list(finish_all(deps, "FAILED"))
+        uid = upload_id_for("uploads", "incoming/x.mp4", "etag-1")
+        d = deps.store.get_delivery(uid)
+        assert (d.status, d.attempts, d.last_status_code) == (DELIVERY_FAILED, 2, 503)
+        deps.now = lambda: __import__("handlers.store").store.utcnow() + timedelta(seconds=1)
+        summary = reconcile(deps)
+        assert summary["redelivered"] == 1
+        assert deps.store.get_delivery(uid).status == DELIVERY_DELIVERED
+        assert json.loads(receiver.requests[-1]["body"])["status"] == "FAILED"
+    finally:
+        server.stop()
+
+
+def test_unreachable_downstream_is_recorded():
+    deps = make_deps(config_dict(downstream={"url": "http://127.0.0.1:9/x", "max_attempts": 1}))
+    submitted(deps)
+    list(finish_all(deps))
+    d = deps.store.get_delivery(upload_id_for("uploads", "incoming/x.mp4", "etag-1"))
+    assert d.status == DELIVERY_FAILED and "Error" in d.last_error
+
+
+def test_monotonic_late_running_never_overwrites(deps):
+    job_id = submitted(deps)[0]
+    deps.mct.set_status(job_id, "FAILED", error={"code": "JobOverTime", "message": "timed out"})
+    handle_notification(deps, notification(job_id, "FAILED"), {}, Q)
+    deps.mct.set_status(job_id, "RUNNING")  # a confused/late read
+    handle_notification(deps, notification(job_id, "RUNNING"), {}, Q)
+    job = deps.store.get_job(job_id)
+    assert job.status == FAILED and job.result["error"]["code"] == "JobOverTime"
+
+
+def test_duplicate_message_id_is_acknowledged_without_work(deps):
+    job_id = submitted(deps)[0]
+    deps.mct.set_status(job_id, "SUCCESS")
+    assert handle_notification(deps, notification(job_id, message_id="dup"), {}, Q).body["status"] == "recorded"
+    calls = deps.mct.calls
+    out = handle_notification(deps, notification(job_id, message_id="dup"), {}, Q)
+    assert out.body["status"] == "duplicate" and deps.mct.calls == calls
+
+
+def test_unknown_job_is_ignored(deps):
+    out = handle_notification(deps, notification("job-not-ours"), {}, Q)
+    assert out.status_code == 200 and out.body["status"] == "ignored"
+
+
+def test_get_job_outage_returns_503_and_does_not_remember_the_message(deps):
+    job_id = submitted(deps)[0]
+    deps.mct.fail_next(10)
+    out = handle_notification(deps, notification(job_id, message_id="m-x"), {}, Q)
+    assert out.status_code == 503
+    assert not deps.store.message_seen("m-x")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("not json", "body"),
+        ("[1]", "body"),
+        ("{}", "messageBody"),
+        (json.dumps({"messageBody": "{nope"}), "messageBody"),
+        (json.dumps({"messageBody": json.dumps([1])}), "messageBody"),
+        (json.dumps({"messageBody": json.dumps({"jobStatus": "SUCCESS"})}), "messageBody.jobId"),
+    ],
+)
+def test_bad_input_is_a_clear_400(deps, body, field):
+    out = handle_notification(deps, body, {}, Q)
+    assert out.status_code == 400 and out.body["field"] == field and out.body["message"]
+
+
+def test_message_body_as_object_is_accepted(deps):
+    job_id = submitted(deps)[0]
+    body = json.dumps({"messageBody": {"jobId": job_id}, "messageId": "obj"})
+    assert handle_notification(deps, body, {}, Q).status_code == 200
+
+
+def test_size_limit(deps):
+    out = handle_notification(deps, "x" * (256 * 1024 + 1), {}, Q)
+    assert out.status_code == 413
+
+
+def test_url_token_required(deps):
+    assert handle_notification(deps, notification("j"), {}, {}).status_code == 401
+    assert handle_notification(deps, notification("j"), {}, {"token": "wrong"}).status_code == 401
+
+
+def sign_deps():
+    return make_deps(config_dict(callback={"sign_token": "sign-tok", "endpoint": "http://cb.example/mct/callback"}))
+
+
+def signed_headers(body, token="sign-tok", expire=None, endpoint="http://cb.example/mct/callback"):
+    expire = expire or str(int(time.time()) + 600)
+    sig = mct_notification_signature(token, endpoint, body, expire, "mct-user")
+    return {"notification-auth-expire": expire, "Notification-Auth-User": "mct-user", "NOTIFICATION-AUTH-TOKEN": sig}
+
+
+def test_sign_headers_accepted_and_rejected():
+    deps = sign_deps()
+    job_id = submitted(deps)[0]
+    body = notification(job_id)
+    assert handle_notification(deps, body, signed_headers(body), {}).status_code == 200
+    assert handle_notification(deps, body, signed_headers(body, token="other"), {}).status_code == 401
+    assert handle_notification(deps, body + " ", signed_headers(body), {}).status_code == 401
+    assert handle_notification(deps, body, {}, {}).status_code == 401
+    old = signed_headers(body, expire=str(int(time.time()) - 3600))
+    out = handle_notification(deps, body, old, {})
+    assert out.status_code == 401 and "past" in out.body["message"]
+
+
+def test_signature_formula_matches_localcloud_notifier():
+    from localcloud.mct.notification_sign import sign_notification
+
+    args = ("tok", "http://h/cb?x=1", '{"a":"视频"}', "1700000000", "user")
+    assert mct_notification_signature(*args) == sign_notification(*args)
+
+
+# --- the CFC / API gateway / ASGI entrypoints -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def installed():
+    deps = make_deps(
+        config_dict(
+            callback={
+                "url_token": "local-callback-token-change-me",
+                "sign_token": "local-sign-token",
+                "endpoint": "http://127.0.0.1:18082/mct/callback",
+            }
+        )  # fmt: skip
+    )
+    runtime.set_deps(deps)
+    yield deps
+    runtime.set_deps(None)
+
+
+def test_sample_events_through_the_cfc_handler(installed):
+    # SIGN and URL token both configured: callback_signed.json has only SIGN headers -> refused.
+    assert on_notification.handler(load_event("callback_signed.json"), None)["statusCode"] == 401
+    for name in ("callback_success.json", "callback_failed.json"):
+        resp = on_notification.handler(load_event(name), None)
+        assert resp["statusCode"] == 401, name  # has ?token= but no SIGN headers
+
+
+def test_cfc_events_with_url_token_only():
+    deps = make_deps(config_dict(callback={"url_token": "local-callback-token-change-me"}))
+    runtime.set_deps(deps)
+    try:
+        for name in ("callback_success.json", "callback_failed.json", "apigw_v2_callback.json"):
+            resp = on_notification.handler(load_event(name), None)
+            assert resp["statusCode"] == 200, (name, resp)
+            assert json.loads(resp["body"])["status"] == "ignored"  # job ids in the samples are not ours
+            assert resp["headers"]["Content-Type"] == "application/json"
+        bad = on_notification.handler(load_event("callback_malformed.json"), None)
+        assert bad["statusCode"] == 400 and json.loads(bad["body"])["field"] == "messageBody"
+        assert on_notification.handler({"foo": 1}, None)["statusCode"] == 400
+        get = dict(load_event("callback_success.json"), httpMethod="GET")
+        assert on_notification.handler(get, None)["statusCode"] == 200
+    finally:
+        runtime.set_deps(None)
+
+
+def test_signed_sample_event_verifies():
+    deps = make_deps(config_dict(callback={"sign_token": "local-sign-token",
+                                           "endpoint": "http://127.0.0.1:18082/mct/callback"}))  # fmt: skip
+    runtime.set_deps(deps)
+    try:
+        resp = on_notification.handler(load_event("callback_signed.json"), None)
+        assert resp["statusCode"] == 200 and json.loads(resp["body"])["status"] == "ignored"
+    finally:
+        runtime.set_deps(None)
+
+
+def test_full_flow_through_api_gateway_v2_base64():
+    deps = make_deps(config_dict(callback={"url_token": "t0ken"}))
+    runtime.set_deps(deps)
+    try:
+        job_id = submitted(deps)[0]
+        deps.mct.set_status(job_id, "SUCCESS")
+        body = notification(job_id)
+        event = {"version": "2.0", "rawPath": "/mct/callback", "rawQueryString": "token=t0ken",
+                 "queryStringParameters": {"token": "t0ken"}, "headers": {},
+                 "requestContext": {"http": {"method": "POST", "path": "/mct/callback"}},
+                 "body": base64.b64encode(body.encode()).decode(), "isBase64Encoded": True}  # fmt: skip
+        resp = on_notification.handler(event, None)
+        assert resp["statusCode"] == 200 and json.loads(resp["body"])["job_status"] == SUCCESS
+    finally:
+        runtime.set_deps(None)
+
+
+def test_asgi_webhook_app():
+    import requests
+
+    from handlers.webhook_app import app
+
+    deps = make_deps(config_dict(callback={"url_token": "t0ken", "max_body_bytes": 2048}))
+    runtime.set_deps(deps)
+    server = serve_in_thread(app)
+    try:
+        job_id = submitted(deps)[0]
+        deps.mct.set_status(job_id, "SUCCESS")
+        url = server.url + "/mct/callback"
+        r = requests.post(url, params={"token": "t0ken"}, data=notification(job_id), timeout=10)
+        assert r.status_code == 200 and r.json()["job_status"] == SUCCESS
+        assert requests.post(url, data=notification(job_id), timeout=10).status_code == 401
+        big = requests.post(url, params={"token": "t0ken"}, data=b"x" * 5000, timeout=10)
+        assert big.status_code == 413 and big.json()["field"] == "body"
+        assert requests.get(url, timeout=10).json()["ok"] is True
+    finally:
+        server.stop()
+        runtime.set_deps(None)
+
+
+def test_build_event_statuses(deps):
+    submitted(deps)
+    uid = upload_id_for("uploads", "incoming/x.mp4", "etag-1")
+    jobs = deps.store.jobs_for_upload(uid)
+    deps.store.update_job_status(jobs[0].job_id, FAILED, {"error": {"code": "E", "message": "m"}}, deps.now())
+    for j in jobs[1:]:
+        deps.store.update_job_status(j.job_id, SUCCESS, {}, deps.now())
+    event = build_event(deps.store.get_upload(uid), deps.store.jobs_for_upload(uid))
+    assert event["status"] == "PARTIAL" and event["errors"][0]["code"] == "E"
+
+
+def test_reconciler_reads_stuck_jobs():
+    from datetime import timedelta
+
+    from handlers.reconcile import reconcile
+    from handlers.store import utcnow
+
+    deps = make_deps(mct=MemoryMct())
+    submitted(deps)
+    for job_id in deps.mct.jobs:
+        deps.mct.set_status(job_id, "SUCCESS")
+    assert reconcile(deps)["checked"] == 0  # not stale yet
+    deps.now = lambda: utcnow() + timedelta(minutes=11)
+    summary = reconcile(deps)
+    assert summary["checked"] == 3 and summary["updated"] == 3
+    assert deps.store.get_upload(upload_id_for("uploads", "incoming/x.mp4", "etag-1")).status == UPLOAD_DONE
