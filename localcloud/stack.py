@@ -1,0 +1,237 @@
+"""``LocalStack``: BOS + MCT + CFC wired together, as ``autotranscode up``, the demo and end-to-end tests use it.
+
+    with LocalStack(".localcloud", "template.yaml", bos_port=0, mct_port=0, cfc_port=0) as stack:
+        BosClient(BceClientConfiguration(credentials=..., endpoint=stack.bos_endpoint)).put_object_from_file(...)
+        stack.runtime.wait_idle()
+
+Wiring: every BOS create event (API or file dropped into ``<data_dir>/buckets/<bucket>/``) goes to
+``runtime.dispatch_bos_event``; the functions get environment overrides so they talk to this MCT with the local
+credentials and keep their store in ``data_dir`` (see ``local_function_env``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from localcloud.bos import BosService
+from localcloud.cfc import CfcRuntime
+from localcloud.cfc.pool import LogSink
+from localcloud.cfc.template import FunctionSpec, load_template
+from localcloud.defaults import (
+    BOS_PORT,
+    CFC_PORT,
+    DEFAULT_ACCESS_KEY,
+    DEFAULT_DATA_DIR,
+    DEFAULT_HOST,
+    DEFAULT_SECRET_KEY,
+    MCT_PORT,
+)
+from localcloud.faults import FaultConfig
+from localcloud.serve import RunningServer, serve_in_thread
+from localcloud.storage import LocalStorage
+
+log = logging.getLogger(__name__)
+
+# The handlers' environment contract (handlers/config.py): config file path or inline JSON, store URL, MCT creds.
+ENV_CONFIG_PATH = "AUTOTRANSCODE_CONFIG"
+ENV_CONFIG_JSON = "AUTOTRANSCODE_CONFIG_JSON"
+ENV_STORE_URL = "AUTOTRANSCODE_STORE_URL"
+ENV_ACCESS_KEY = "BCE_ACCESS_KEY_ID"
+ENV_SECRET_KEY = "BCE_ACCESS_KEY_SECRET"
+
+
+class MctUnavailable(RuntimeError):
+    pass
+
+
+def load_mct_service():
+    """``localcloud.mct.service.MctService``, imported only when needed, with a clear error if it is missing."""
+    try:
+        from localcloud.mct.service import MctService
+    except ImportError as exc:
+        raise MctUnavailable(
+            f"localcloud MCT is not available ({exc}); run `pip install -e .` in the repository, or start without "
+            "MCT (LocalStack(with_mct=False))"
+        ) from exc
+    return MctService
+
+
+def local_function_env(
+    functions: Mapping[str, FunctionSpec], mct_url: str | None, data_dir: Path, access_key: str, secret_key: str
+) -> dict[str, object]:
+    """Overrides so the template's functions use localcloud: the local MCT credentials, a store under
+    ``data_dir``, and (per function) the config file the template names, inlined with ``mct.endpoint`` pointed at
+    this MCT (the endpoint lives in the config file, not in an env var)."""
+    overrides: dict[str, object] = {
+        ENV_ACCESS_KEY: access_key,
+        ENV_SECRET_KEY: secret_key,
+        ENV_STORE_URL: f"sqlite:///{data_dir / 'autotranscode.sqlite3'}",
+    }
+    if mct_url is None:
+        return overrides
+    for name, spec in functions.items():
+        config_path = spec.environment.get(ENV_CONFIG_PATH)
+        if not config_path or ENV_CONFIG_JSON in spec.environment:
+            continue
+        path = Path(config_path)
+        path = path if path.is_absolute() else spec.code_dir / path
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            log.warning("%s: cannot read %s=%s (%s); MCT endpoint not redirected", name, ENV_CONFIG_PATH, path, exc)
+            continue
+        if isinstance(config.get("mct"), dict):
+            config["mct"]["endpoint"] = mct_url
+        overrides[name] = {ENV_CONFIG_JSON: json.dumps(config)}
+    return overrides
+
+
+class LocalStack:
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR,
+        template_path: str | os.PathLike[str] = "template.yaml",
+        *,
+        host: str = DEFAULT_HOST,
+        bos_port: int = BOS_PORT,
+        mct_port: int = MCT_PORT,
+        cfc_port: int = CFC_PORT,
+        access_key: str = DEFAULT_ACCESS_KEY,
+        secret_key: str = DEFAULT_SECRET_KEY,
+        env_overrides: Mapping[str, object] | None = None,
+        watch: bool = True,
+        with_mct: bool = True,
+        create_trigger_buckets: bool = True,
+        warm: bool = True,
+        faults: FaultConfig | None = None,
+        log_sink: LogSink | None = None,
+        retry_delays: tuple[float, ...] | None = None,
+    ):
+        """Ports 0 pick free ones (tests). ``env_overrides`` are applied after the local ones (same shape as
+        ``CfcRuntime``'s). ``warm`` starts one instance per function at start-up so import errors fail early."""
+        self.data_dir = Path(data_dir).resolve()
+        self.template_path = Path(template_path).resolve()
+        self.host = host
+        self.ports = {"bos": bos_port, "mct": mct_port, "cfc": cfc_port}
+        self.credentials = {access_key: secret_key}
+        self.access_key, self.secret_key = access_key, secret_key
+        self.user_overrides = dict(env_overrides or {})
+        self.watch = watch
+        self.with_mct = with_mct
+        self.create_trigger_buckets = create_trigger_buckets
+        self.warm = warm
+        self.faults = faults if faults is not None else FaultConfig.from_env()
+        self.log_sink = log_sink
+        self.retry_delays = retry_delays
+        self.storage: LocalStorage | None = None
+        self.bos: BosService | None = None
+        self.mct = None
+        self.runtime: CfcRuntime | None = None
+        self._servers: dict[str, RunningServer] = {}
+
+    # ----- addresses ----------------------------------------------------------------------------------------
+    def _server(self, name: str) -> RunningServer:
+        if name not in self._servers:
+            raise RuntimeError(
+                f"{name.upper()} is not running (call start() first{', with_mct=True' * (name == 'mct')})"
+            )
+        return self._servers[name]
+
+    @property
+    def bos_url(self) -> str:
+        return self._server("bos").url
+
+    @property
+    def bos_endpoint(self) -> str:
+        return self._server("bos").endpoint
+
+    @property
+    def mct_url(self) -> str:
+        return self._server("mct").url
+
+    @property
+    def mct_endpoint(self) -> str:
+        return self._server("mct").endpoint
+
+    @property
+    def cfc_url(self) -> str:
+        return self._server("cfc").url
+
+    # ----- lifecycle ----------------------------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        functions = load_template(self.template_path)  # template errors before anything starts
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.storage = LocalStorage(self.data_dir)
+        try:
+            mct_url = None
+            if self.with_mct:
+                mct_service = load_mct_service()
+                self.mct = mct_service(
+                    self.data_dir, credentials=self.credentials, storage=self.storage, faults=self.faults
+                )
+                server = self._serve("mct", self.mct.app)
+                self.mct.server_name = server.endpoint
+                self.mct.start()
+                mct_url = server.url
+            overrides = local_function_env(functions, mct_url, self.data_dir, self.access_key, self.secret_key)
+            for key, value in self.user_overrides.items():
+                if isinstance(value, Mapping) and isinstance(overrides.get(key), Mapping):
+                    overrides[key] = {**overrides[key], **value}
+                else:
+                    overrides[key] = value
+            runtime_kwargs = {"retry_delays": self.retry_delays} if self.retry_delays is not None else {}
+            self.runtime = CfcRuntime(
+                self.template_path, overrides, self.data_dir, log_sink=self.log_sink, **runtime_kwargs
+            )
+            self.runtime.start(warm=self.warm)
+            self._serve("cfc", self.runtime.http_app)
+            if self.create_trigger_buckets:
+                for spec in functions.values():
+                    for trigger in spec.bos_triggers:
+                        self.storage.create_bucket(trigger.bucket, exist_ok=True)
+            self.bos = BosService(
+                storage=self.storage,
+                credentials=self.credentials,
+                on_event=self.runtime.dispatch_bos_event,
+                watch=self.watch,
+                faults=self.faults,
+            )
+            self._serve("bos", self.bos.app)
+            self.bos.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _serve(self, name: str, app) -> RunningServer:
+        server = serve_in_thread(app, host=self.host, port=self.ports[name])
+        self._servers[name] = server
+        return server
+
+    def stop(self) -> None:
+        """Stop taking uploads first, then the functions, then MCT. Safe to call twice."""
+        if self.bos is not None:
+            self.bos.stop()
+        for name in ("bos", "cfc"):
+            server = self._servers.pop(name, None)
+            if server is not None:
+                server.stop()
+        if self.runtime is not None:
+            self.runtime.stop()
+        server = self._servers.pop("mct", None)
+        if server is not None:
+            server.stop()
+        if self.mct is not None:
+            close = getattr(self.mct, "close", None) or self.mct.stop
+            close()
+            self.mct = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
