@@ -8,6 +8,7 @@ through `snake()` the same way), so domain code never touches SDK types. Errors 
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import threading
 import time
@@ -181,21 +182,43 @@ class SdkMct:
             raise MctError(f"MCT unreachable: {exc!r}", transient=True) from None
 
     def create_job(self, pipeline: str, source: dict[str, Any], target: dict[str, Any]) -> str:
-        resp = self._call(lambda: self.client.create_job(pipeline, source, target))
-        return str(resp.jobId if hasattr(resp, "jobId") else resp.job_id)
+        return _job_id(self._call(lambda: self.client.create_job(pipeline, source, target)))
 
     def create_thumbnail_job(self, pipeline, source, target, capture) -> str:
-        resp = self._call(lambda: self.client.create_thumbnail_job(pipeline, source, target, capture))
-        return str(resp.jobId if hasattr(resp, "jobId") else resp.job_id)
+        return _job_id(self._call(lambda: self.client.create_thumbnail_job(pipeline, source, target, capture)))
 
     def get_job(self, job_id: str) -> JobView:
-        return JobView.from_dict(snake(self._call(lambda: self.client.get_job(job_id))))
+        return JobView.from_dict(_body(self._call(lambda: self.client.get_job(job_id))))
 
     def get_thumbnail_job(self, job_id: str) -> JobView:
-        return JobView.from_dict(snake(self._call(lambda: self.client.get_thumbnail_job(job_id))))
+        return JobView.from_dict(_body(self._call(lambda: self.client.get_thumbnail_job(job_id))))
 
     def get_mediainfo(self, bucket: str, key: str) -> dict[str, Any]:
-        return snake(self._call(lambda: self.client.get_mediainfo_of_file(bucket, key)))
+        return _body(self._call(lambda: self.client.get_mediainfo_of_file(bucket, key)))
+
+
+def _body(resp: Any) -> dict[str, Any]:
+    """The response JSON as snake_case dict: from the SDK's raw_data (exact server JSON) when present."""
+    raw = getattr(resp, "raw_data", None)
+    if isinstance(raw, str | bytes) and raw:
+        try:
+            data = json.loads(raw)
+            if isinstance(data, dict):
+                return snake(data)
+        except ValueError:
+            pass
+    data = snake(resp)
+    for noise in ("raw_data", "status_code", "metadata"):
+        data.pop(noise, None)
+    return data
+
+
+def _job_id(resp: Any) -> str:
+    # Expando returns None for unknown attributes, so hasattr() is always True: read both spellings.
+    job_id = _body(resp).get("job_id")
+    if not job_id:
+        raise MctError(f"MCT answered without a jobId: {getattr(resp, 'raw_data', resp)!r}")
+    return str(job_id)
 
 
 # --- in-memory twin ---------------------------------------------------------------------------------------------------
