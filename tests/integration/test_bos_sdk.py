@@ -258,3 +258,14 @@ def test_traversal_rejected(client, bos, path):
     assert b"InvalidObjectName" in body, body
     assert not (bos.storage.data_dir / "buckets" / "escape.txt").exists()
     assert not (bos.storage.data_dir / "escape.txt").exists()
+
+
+def test_location_unsupported_and_bad_digest(client):
+    assert client.get_bucket_location("media") == "bj"
+    with pytest.raises(BceHttpClientError) as exc:
+        client.get_bucket_acl("media")
+    assert server_error(exc).status_code == 501
+    with pytest.raises(BceHttpClientError) as exc:
+        client.put_object_from_string("media", "k", "data", content_md5="1B2M2Y8AsgTpgAmY7PhCfg==")
+    assert server_error(exc).code == "BadDigest"
+    assert not client.list_objects("media").contents
