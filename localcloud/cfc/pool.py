@@ -170,6 +170,7 @@ class FunctionPool:
         self.log_sink = log_sink
         self.max_instances = max_instances
         self._idle: list[WorkerProcess] = []
+        self._busy: set[WorkerProcess] = set()
         self._count = 0
         self._cond = threading.Condition()
         self._closed = False
@@ -212,15 +213,26 @@ class FunctionPool:
 
     def invoke(self, request_id: str, event, context: dict, timeout_s: float):
         worker = self._acquire()
+        with self._cond:
+            self._busy.add(worker)
+            closed = self._closed
+        if closed:  # stopped while this instance was starting
+            worker.kill()
         try:
             return worker.invoke(request_id, event, context, timeout_s)
         finally:
+            with self._cond:
+                self._busy.discard(worker)
             self._release(worker)
 
     def close(self) -> None:
+        """Stop every instance; invocations still running fail (async ones end in the dead-letter dir)."""
         with self._cond:
             self._closed = True
             idle, self._idle = self._idle, []
+            busy = list(self._busy)
             self._cond.notify_all()
         for worker in idle:
             worker.close()
+        for worker in busy:
+            worker.kill()

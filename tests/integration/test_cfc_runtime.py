@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,12 @@ def test_import_error_fails_warm_start(tmp_path):
             rt.start(warm=True)
     finally:
         rt.stop()
+
+
+def test_stop_ends_running_invocations_into_dead_letter(tmp_path):
+    rt = CfcRuntime(TEMPLATE, None, tmp_path / "data", retry_delays=(0.01, 0.01), log_sink=Logs())
+    future = rt.invoke_async("Slow", {"seconds": 0.9})
+    time.sleep(0.4)  # running now (cold start ~0.1 s)
+    rt.stop()
+    outcome = future.result(timeout=10)
+    assert not outcome.ok and outcome.dead_letter_path is not None and outcome.dead_letter_path.exists()
