@@ -8,6 +8,7 @@ buckets and objects that exist, soft deletes, quotas) and the job lifecycle used
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import string
 import threading
@@ -19,7 +20,7 @@ from datetime import datetime, timezone
 from localcloud.mct import exceptions as exc
 from localcloud.mct import rules
 from localcloud.mct.store import JobRow, Store
-from localcloud.mct.system_presets import all_system_presets, is_system_preset, system_preset
+from localcloud.mct.system_presets import all_system_presets, is_system_preset, system_preset, system_preset_readonly
 from localcloud.storage import LocalStorage, StorageError, validate_key
 
 ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -34,8 +35,13 @@ def format_time(epoch: float) -> str:
 
 
 def new_id(prefix: str) -> str:
-    """``job-`` / ``wmk-`` + 16 lowercase alphanumerics, like Baidu's ids."""
-    return prefix + "".join(secrets.choice(ID_ALPHABET) for _ in range(16))
+    """``job-`` / ``wmk-`` + 16 lowercase alphanumerics, like Baidu's ids (~82 random bits; one urandom call)."""
+    n = int.from_bytes(os.urandom(12), "big")
+    chars = []
+    for _ in range(16):
+        n, r = divmod(n, 36)
+        chars.append(ID_ALPHABET[r])
+    return prefix + "".join(chars)
 
 
 def new_aes_key() -> str:
@@ -71,6 +77,7 @@ class MctBackend:
         self.clock = clock
         self._lock = threading.RLock()  # check-then-write of names and quotas
         self._capacity: dict[str, int] = {}
+        self._pipelines: dict[str, dict] = {}  # read cache; this backend is the only writer of its database
         self.on_job_created: Callable[[QueuedJob], None] | None = None
 
     def now(self) -> str:
@@ -82,9 +89,13 @@ class MctBackend:
             raise exc.BucketNotFound(f"Bucket {bucket} doesn't exist or isn't in {REGION} region")
 
     def _require_object(self, bucket: str, key: str) -> None:
+        try:
+            if self.storage.object_path(bucket, key).is_file():
+                return
+        except StorageError:
+            pass  # a bad bucket name or key: reported below as missing
         self._require_bucket(bucket)
-        if not self.storage.exists(bucket, key):
-            raise exc.ObjectNotFound(f"bos object: {key} does not exist")
+        raise exc.ObjectNotFound(f"bos object: {key} does not exist")
 
     def _check_key(self, key: str, field: str) -> None:
         try:
@@ -94,10 +105,26 @@ class MctBackend:
 
     # ----- pipelines -----------------------------------------------------------------------------------------------
     def _pipeline_doc(self, name: str) -> dict:
-        doc = self.store.get_doc("pipelines", "name", name)
+        doc = self._pipelines.get(name)
         if doc is None:
-            raise exc.PipelineNotFound("The requested pipeline does not exist")
+            doc = self.store.get_doc("pipelines", "name", name)
+            if doc is None:
+                raise exc.PipelineNotFound("The requested pipeline does not exist")
+            self._pipelines[name] = doc
         return doc
+
+    def _save_pipeline(self, doc: dict, insert: bool = False) -> None:
+        name = doc["pipelineName"]
+        if insert:
+            self.store.execute(
+                "INSERT INTO pipelines (name, state, doc) VALUES (?, ?, ?)", (name, doc["state"], json.dumps(doc))
+            )
+        else:
+            self.store.execute(
+                "UPDATE pipelines SET state = ?, doc = ? WHERE name = ?", (doc["state"], json.dumps(doc), name)
+            )
+        self._pipelines[name] = doc
+        self._capacity[name] = doc["config"]["capacity"]
 
     def _active_pipeline(self, name: str) -> dict:
         doc = self._pipeline_doc(name)
@@ -126,15 +153,12 @@ class MctBackend:
         fields = rules.check_pipeline(body)
         name = fields["pipelineName"]
         with self._lock:
-            if self.store.get_doc("pipelines", "name", name) is not None:  # deleted names stay taken
+            if name in self._pipelines or self.store.get_doc("pipelines", "name", name) is not None:
+                # deleted names stay taken
                 raise exc.DuplicateName(f"duplicated pipeline name:{name}")
             self._check_pipeline_refs(fields, exclude=None)
             now = self.now()
-            doc = {**fields, "state": ACTIVE, "createTime": now, "lastUpdateTime": now}
-            self.store.execute(
-                "INSERT INTO pipelines (name, state, doc) VALUES (?, ?, ?)", (name, ACTIVE, json.dumps(doc))
-            )
-            self._capacity[name] = fields["config"]["capacity"]
+            self._save_pipeline({**fields, "state": ACTIVE, "createTime": now, "lastUpdateTime": now}, insert=True)
 
     def get_pipeline(self, name: str) -> dict:
         doc = self._pipeline_doc(name)
@@ -155,9 +179,7 @@ class MctBackend:
             old = self._active_pipeline(name)
             fields = rules.check_pipeline(body, name=name)
             self._check_pipeline_refs(fields, exclude=name)
-            doc = {**old, **fields, "lastUpdateTime": self.now()}
-            self.store.execute("UPDATE pipelines SET doc = ? WHERE name = ?", (json.dumps(doc), name))
-            self._capacity[name] = fields["config"]["capacity"]
+            self._save_pipeline({**old, **fields, "lastUpdateTime": self.now()})
 
     def delete_pipeline(self, name: str) -> None:
         with self._lock:
@@ -165,10 +187,7 @@ class MctBackend:
             counts = self.store.job_counts(name).get(name, {})
             if counts.get("PENDING", 0) or counts.get("RUNNING", 0):
                 raise exc.PipelineBusy("pipeline has pending/running jobs")
-            doc = {**doc, "state": INACTIVE, "lastUpdateTime": self.now()}
-            self.store.execute(
-                "UPDATE pipelines SET state = ?, doc = ? WHERE name = ?", (INACTIVE, json.dumps(doc), name)
-            )
+            self._save_pipeline({**doc, "state": INACTIVE, "lastUpdateTime": self.now()})
 
     def pipeline_capacity(self, name: str) -> int:
         """Concurrency of a pipeline (deleted pipelines keep theirs so queued jobs still finish)."""
@@ -180,8 +199,11 @@ class MctBackend:
         return cap
 
     # ----- presets -------------------------------------------------------------------------------------------------
-    def _preset_doc(self, name: str) -> dict:
-        doc = system_preset(name) or self.store.get_doc("presets", "name", name)
+    def _preset_doc(self, name: str, copy: bool = True) -> dict:
+        """A preset's wire JSON; ``copy=False`` for read-only use (skips copying system presets)."""
+        doc = (system_preset(name) if copy else system_preset_readonly(name)) or self.store.get_doc(
+            "presets", "name", name
+        )
         if doc is None:
             raise exc.PresetNotFound("The requested preset does not exist")
         return doc
@@ -236,7 +258,7 @@ class MctBackend:
     def create_transcoding_job(self, body: dict) -> str:
         pipeline_name, source, target = rules.check_transcoding_job(body)
         pipeline = self._active_pipeline(pipeline_name)
-        preset = self._preset_doc(target["presetName"])
+        preset = self._preset_doc(target["presetName"], copy=False)
         if preset["state"] != ACTIVE:
             raise exc.PresetDeleted("preset has been deleted")
         clips = self._resolve_clips(source, pipeline["sourceBucket"])

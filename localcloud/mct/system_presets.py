@@ -96,5 +96,13 @@ def system_preset(name: str) -> dict | None:
     return {**copy.deepcopy(preset), "state": "ACTIVE", "createdTime": SYSTEM_CREATED_TIME}
 
 
+_READONLY = {name: {**p, "state": "ACTIVE", "createdTime": SYSTEM_CREATED_TIME} for name, p in SYSTEM_PRESETS.items()}
+
+
+def system_preset_readonly(name: str) -> dict | None:
+    """Like ``system_preset`` without the copy: callers must not modify it (the job path reads it per request)."""
+    return _READONLY.get(name)
+
+
 def all_system_presets() -> list[dict]:
     return [system_preset(name) for name in SYSTEM_PRESETS]

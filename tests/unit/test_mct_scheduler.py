@@ -115,10 +115,22 @@ def test_pipeline_capacity_and_fifo(make_service):
     service.start()
     wait_until(lambda: engine.active == 2)
     assert [status(service, j) for j in ids] == ["RUNNING", "RUNNING", "PENDING", "PENDING", "PENDING"]
+    assert sorted(c[0] for c in engine.calls) == sorted(ids[:2])  # the two oldest run first
     engine.release.set()
     wait_until(lambda: all(status(service, j) == "SUCCESS" for j in ids))
     assert engine.max_active <= 2
+
+
+def test_capacity_one_is_strict_fifo(make_service):
+    service, engine = make_service(max_running=8)
+    service.backend.create_pipeline({"pipelineName": "p1", "sourceBucket": "src", "targetBucket": "dst",
+                                     "config": {"capacity": 1}})  # fmt: skip
+    ids = [create_job(service, "p1", f"in{i}.mp4", f"out{i}.mp4") for i in range(5)]
+    engine.release.set()
+    service.start()
+    wait_until(lambda: all(status(service, j) == "SUCCESS" for j in ids))
     assert [c[0] for c in engine.calls] == ids  # first come, first served
+    assert engine.max_active == 1
 
 
 def test_global_cap_across_pipelines(make_service):
