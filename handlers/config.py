@@ -225,12 +225,26 @@ class Config(_Model):
     downstream: DownstreamConfig | None = None
     mediainfo_check: MediainfoCheck = Field(default_factory=MediainfoCheck)
     submit_concurrency: int = Field(default=8, ge=1, le=64)
+    # Custom MCT presets for `autotranscode provision`: bodies as POST /v3/preset takes them (presetName, container,
+    # audio, video, ...). The functions never read this.
+    presets: list[dict[str, Any]] = Field(default_factory=list)
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
 
     @field_validator("mediainfo_check", mode="before")
     @classmethod
     def _bool_mediainfo(cls, v: Any) -> Any:
         return {"enabled": v} if isinstance(v, bool) else v
+
+    @field_validator("presets")
+    @classmethod
+    def _presets(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for i, preset in enumerate(v):
+            name = preset.get("presetName")
+            if not isinstance(name, str) or not MCT_NAME_RE.match(name):
+                raise ValueError(f"presets[{i}].presetName must match [a-z][0-9a-z_]{{0,39}}, got {name!r}")
+            if not preset.get("container"):
+                raise ValueError(f"presets[{i}] ({name}) needs a container, e.g. mp4")
+        return v
 
     @model_validator(mode="after")
     def _no_recursion(self) -> Config:

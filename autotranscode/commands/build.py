@@ -1,0 +1,64 @@
+"""`autotranscode build`: the CFC zip — handlers/, the config file and requirements.txt installed for
+Linux x86_64 / Python 3.10 (manylinux wheels) — into dist/."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+PLATFORM = "manylinux2014_x86_64"
+PYTHON_VERSION = "3.10"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("build", help="build dist/autotranscode-cfc.zip for CFC (Python 3.10)")
+    p.add_argument(
+        "--config", default="autotranscode.example.json", help="config file to include (default: %(default)s)"
+    )
+    p.add_argument("--requirements", default="requirements.txt", help="default: %(default)s")
+    p.add_argument("--output", default="dist/autotranscode-cfc.zip", help="default: %(default)s")
+    p.add_argument("--no-deps", action="store_true", help="only the code (dependencies provided by a CFC layer)")
+    p.set_defaults(func=run)
+
+
+def pip_command(target: Path, requirements: str) -> list[str]:
+    return [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", str(target),
+            "--platform", PLATFORM, "--python-version", PYTHON_VERSION, "--implementation", "cp",
+            "--only-binary=:all:", "-r", requirements]  # fmt: skip
+
+
+def run(args) -> int:
+    root = Path.cwd()
+    handlers = root / "handlers"
+    if not (handlers / "on_upload.py").exists():
+        print("error: run from the repository root (handlers/ not found)", file=sys.stderr)
+        return 2
+    config = Path(args.config)
+    if not config.exists():
+        print(f"error: --config {config}: no such file", file=sys.stderr)
+        return 2
+    stage = root / "build" / "cfc"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    if not args.no_deps:
+        proc = subprocess.run(pip_command(stage, args.requirements), check=False)
+        if proc.returncode:
+            print("error: pip could not fetch manylinux/py3.10 wheels for every requirement", file=sys.stderr)
+            return proc.returncode
+    shutil.copytree(handlers, stage / "handlers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copy2(config, stage / config.name)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(stage.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zf.write(path, path.relative_to(stage).as_posix())
+    size_mb = output.stat().st_size / 1e6
+    print(f"{output} ({size_mb:.1f} MB); set AUTOTRANSCODE_CONFIG={config.name}")
+    print("handlers: handlers.on_upload.handler, handlers.on_notification.handler, handlers.on_schedule.handler")
+    if size_mb > 150:
+        print("warning: CFC accepts zips up to 150 MB", file=sys.stderr)
+    return 0

@@ -1,0 +1,145 @@
+"""`autotranscode provision`: create or update what the config needs in MCT — custom presets, pipelines, the
+notification — idempotently (a second run changes nothing)."""
+
+from __future__ import annotations
+
+import sys
+from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
+
+from autotranscode.commands._functions import add_common, load_deps
+
+DEFAULT_NOTIFICATION = "autotranscode_cb"
+PRESET_ARGS = {  # POST /v3/preset body key -> MediaClient.create_preset keyword
+    "transmux": "transmux",
+    "description": "description",
+    "clip": "clip",
+    "audio": "audio",
+    "video": "video",
+    "encryption": "encryption",
+    "watermarkId": "watermark_id",
+    "extraCfg": "extra_config",
+    "transCfg": "trans_config",
+}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "provision",
+        help="create/update MCT presets, pipelines and the callback notification from the config (idempotent)",
+    )
+    add_common(p)
+    p.add_argument("--callback-url", help="public URL of the notification function, e.g. https://…/mct/callback")
+    p.add_argument("--notification-name", default=DEFAULT_NOTIFICATION, help="default: %(default)s")
+    p.add_argument("--capacity", type=int, default=20, help="capacity of pipelines created here (default: 20)")
+    p.add_argument("--dry-run", action="store_true", help="print what would change")
+    p.set_defaults(func=run)
+
+
+def callback_endpoint(url: str, url_token: str | None) -> str:
+    """The URL MCT should call: with ?token=<url_token> when the config uses a URL token."""
+    if not url_token:
+        return url
+    parts = urlparse(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "token"]
+    query.append(("token", url_token))
+    return urlunparse(parts._replace(query=urlencode(query)))
+
+
+def _plain(value):
+    """SDK response objects (camelCase kept by get_*_for_update) -> plain dicts for the update body."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dict__"):
+        return {k: _plain(v) for k, v in vars(value).items() if k not in ("metadata", "raw_data", "status_code")}
+    return value
+
+
+def run(args) -> int:
+    from handlers.mct import MctError, MctNotFound, snake
+
+    deps = load_deps(args)
+    cfg, sdk = deps.config, deps.mct
+    client = getattr(sdk, "client", None)
+    if client is None:
+        print("error: provision needs the real MCT client", file=sys.stderr)
+        return 2
+    actions: list[str] = []
+
+    def call(fn):
+        return sdk._call(fn)
+
+    def act(message: str, fn=None) -> None:
+        actions.append(("would " if args.dry_run else "") + message)
+        if fn is not None and not args.dry_run:
+            call(fn)
+
+    try:
+        for preset in cfg.presets:
+            name = preset["presetName"]
+            try:
+                call(lambda n=name: client.get_preset(n))
+                actions.append(f"preset {name}: exists")
+            except MctNotFound:
+                kwargs = {PRESET_ARGS[k]: v for k, v in preset.items() if k in PRESET_ARGS}
+                act(f"create preset {name}", lambda p=preset, kw=kwargs: client.create_preset(
+                    p["presetName"], p["container"], **kw))  # fmt: skip
+
+        notification = None
+        if args.callback_url:
+            token = cfg.callback.url_token.get_secret_value() if cfg.callback.url_token else None
+            endpoint = callback_endpoint(args.callback_url, token)
+            notification = args.notification_name
+            try:
+                current = snake(call(lambda: client.get_notification(notification)))
+                if current.get("endpoint") != endpoint:
+                    act(f"replace notification {notification} (endpoint changed)",
+                        lambda: client.delete_notification(notification))  # fmt: skip
+                    act(f"create notification {notification}",
+                        lambda: client.create_notification(notification, endpoint))  # fmt: skip
+                else:
+                    actions.append(f"notification {notification}: up to date")
+            except MctNotFound:
+                act(f"create notification {notification}", lambda: client.create_notification(notification, endpoint))
+
+        seen: set[str] = set()
+        for rule in cfg.rules:
+            name = cfg.pipeline_for(rule)
+            if name in seen:
+                continue
+            seen.add(name)
+            target_bucket = next((t.bucket for t in rule.targets if t.bucket), rule.bucket)
+            try:
+                pipeline = snake(call(lambda n=name: client.get_pipeline(n)))
+            except MctNotFound:
+                pconf = {"capacity": args.capacity}
+                if notification:
+                    pconf["notification"] = notification
+                act(f"create pipeline {name} ({rule.bucket} -> {target_bucket})",
+                    lambda n=name, c=pconf, tb=target_bucket, sb=rule.bucket: client.create_pipeline(
+                        n, sb, tb, "autotranscode", pipeline_config=c))  # fmt: skip
+                continue
+            if pipeline.get("source_bucket") != rule.bucket:
+                print(f"warning: pipeline {name} reads bucket {pipeline.get('source_bucket')!r}, but rule "
+                      f"{rule.rule_name!r} watches {rule.bucket!r}; jobs will not find their sources",
+                      file=sys.stderr)  # fmt: skip
+            current_notification = (pipeline.get("config") or {}).get("notification")
+            if notification and current_notification != notification:
+
+                def attach(n=name):
+                    body = _plain(client.get_pipeline_for_update(n))
+                    body.setdefault("config", {})["notification"] = notification
+                    client.update_pipeline(n, body)
+
+                act(f"attach notification {notification} to pipeline {name}", attach)
+            else:
+                actions.append(f"pipeline {name}: up to date")
+    except MctError as exc:
+        for line in actions:
+            print(line)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for line in actions:
+        print(line)
+    return 0
