@@ -251,3 +251,15 @@ def test_shared_decode_plan_reads_the_source_once():
     assert "split=4" in g and "asplit=4" in g and "scale=640:360" in g and "scale=1280:720" in g
     assert [str(m) for m in p.main_files] == [f"/tmp/o{n}/r{n}.mp4" for n in range(4)]
     assert [a for a in p.argv if a.endswith(".mp4") and a.startswith("/tmp")] == [str(m) for m in p.main_files]
+
+
+def test_shared_decode_cascades_scaling_from_the_nearest_larger_size():
+    sizes = [(1280, 720), (640, 360), (1920, 1080), (854, 480), (640, 360)]
+    presets = [{"container": "mp4", "video": {"maxWidthInPixel": w, "maxHeightInPixel": h}} for w, h in sizes]
+    g = graph(plan_transcode([src()], [out(p, f"r{n}.mp4", n) for n, p in enumerate(presets)]).argv)
+    chains = g.split(";")
+    scales = [c for c in chains if "scale=" in c]
+    assert len(scales) == 3  # 1080p needs none; the two 360p outputs share one scale
+    assert scales[0].startswith("[vs") and "scale=1280:720" in scales[0]  # from the source
+    assert scales[1].startswith("[vn0s") and "scale=852:480" in scales[1]  # from 720p
+    assert scales[2].startswith("[vn1s") and "scale=640:360" in scales[2]  # from 480p

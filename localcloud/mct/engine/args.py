@@ -43,6 +43,9 @@ HLS_KEY_URI_TEMPLATE = "/v3/transcoding/key/{job_id}"
 # [INFERRED] watermark timeline without a duration lasts to the end of the video.
 
 
+Size = tuple[int, int]
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     """One source clip: a local file, its probe info, and the part to use."""
@@ -267,15 +270,19 @@ def plan_transcode(
     # How many outputs read each decoded stream (one decode, fanned out with split/asplit).
     v_users = [i for i, o in enumerate(outputs) if wants_video(o.preset) and has_video]
     a_users = [i for i, o in enumerate(outputs) if wants_audio(o.preset) and has_audio]
-    v_in = _fan_out(v_label, len(v_users), "split", "vs", chains)
+    scales: dict[int, tuple[tuple[int, int] | None, list[str]]] = {}
+    src_size = display_size(srcs[0].info) if has_video else None
+    src_fps = (srcs[0].info.get("video") or {}).get("frameRate")
+    for i in v_users:
+        preset = outputs[i].preset
+        scales[i] = _video_filters(preset.get("video") or {}, src_size, src_fps, container_of(preset))
+    v_in = _scale_tree(v_label, {i: size for i, (size, _) in scales.items()}, chains)
     a_in = _fan_out(a_label, len(a_users), "asplit", "as", chains)
 
     out_sections: list[list[str]] = []
     mains: list[Path] = []
     aux_files: dict[Path, bytes] = {}
     extra_inputs: list[str] = []
-    src_size = display_size(srcs[0].info) if has_video else None
-    src_fps = (srcs[0].info.get("video") or {}).get("frameRate")
     for i, out in enumerate(outputs):
         preset = out.preset
         container = container_of(preset)
@@ -289,12 +296,12 @@ def plan_transcode(
         if i in v_users:
             video = preset.get("video") or {}
             label = f"v{i}"
-            filters = _video_filters(video, src_size, src_fps, container)
+            filters = scales[i][1]
             wm_inputs = []
             for wm in out.watermarks:
                 extra_inputs += ["-i", wm.path]
                 wm_inputs.append(n_inputs + len(extra_inputs) // 2 - 1)
-            chains.append(_video_chain(v_in[v_users.index(i)], filters, wm_inputs, out.watermarks, label, i))
+            chains.append(_video_chain(v_in[i], filters, wm_inputs, out.watermarks, label, i))
             maps += ["-map", f"[{label}]"]
             video_codec, venc = _video_encoder_args(video, preset, src_fps, threads)
             enc += venc
@@ -373,7 +380,44 @@ def _fan_out(label: str, n: int, filt: str, prefix: str, chains: list[str]) -> l
     return outs
 
 
-def _video_filters(video: dict, src_size: tuple[int, int] | None, src_fps, container: str) -> list[str]:
+def _scale_tree(
+    src_label: str, sizes_by_output: dict[int, tuple[int, int] | None], chains: list[str]
+) -> dict[int, str]:
+    """Scale each distinct size once, cascading from the smallest larger rendition (1080 -> 720 -> 480 -> 360):
+    one decode feeds every output and each downscale reads as few pixels as possible. Returns output -> label."""
+    sizes = sorted({s for s in sizes_by_output.values() if s}, key=lambda s: (-s[0] * s[1], -s[0], -s[1]))
+    parents: list[int | None] = []
+    for k, size in enumerate(sizes):
+        parent = None
+        for j in range(k - 1, -1, -1):  # the smallest earlier size that still covers this one
+            if sizes[j][0] >= size[0] and sizes[j][1] >= size[1]:
+                parent = j
+                break
+        parents.append(parent)
+    consumers: dict[int | None, list[tuple[str, int]]] = {None: [], **{k: [] for k in range(len(sizes))}}
+    for i, size in sizes_by_output.items():
+        consumers[None if size is None else sizes.index(size)].append(("out", i))
+    for k, parent in enumerate(parents):
+        consumers[parent].append(("node", k))
+    to_output: dict[int, str] = {}
+    node_in: dict[int, str] = {}
+
+    def distribute(label: str, producer: int | None, prefix: str) -> None:
+        labels = _fan_out(label, len(consumers[producer]), "split", prefix, chains)
+        for (kind, idx), lab in zip(consumers[producer], labels, strict=True):
+            (to_output if kind == "out" else node_in)[idx] = lab
+
+    distribute(src_label, None, "vs")
+    for k, (w, h) in enumerate(sizes):
+        chains.append(f"{node_in[k]}scale={w}:{h}[vn{k}]")
+        distribute(f"[vn{k}]", k, f"vn{k}s")
+    return to_output
+
+
+def _video_filters(
+    video: dict, src_size: tuple[int, int] | None, src_fps, container: str
+) -> tuple[tuple[int, int] | None, list[str]]:
+    """(size to scale the picture to, or None to keep it; the filters after scaling)."""
     codec = video.get("codec") or "h264"
     if codec not in VIDEO_ENCODERS:
         raise _invalid("video.codec", codec, f"must be one of {sorted(VIDEO_ENCODERS)}")
@@ -383,12 +427,13 @@ def _video_filters(video: dict, src_size: tuple[int, int] | None, src_fps, conta
     max_h = _num(video, "maxHeightInPixel", "video", 2)
     policy = video.get("sizingPolicy") or "keep"
     filters = []
+    scale_to = None
     if src_size:
         pw, ph, bw, bh = target_size(
             src_size[0], src_size[1], max_w, max_h, policy, bool(video.get("autoAdjustResolution"))
         )
         if (pw, ph) != src_size:
-            filters.append(f"scale={pw}:{ph}")
+            scale_to = (pw, ph)
         if (bw, bh) != (pw, ph):
             filters.append(f"pad={bw}:{bh}:(ow-iw)/2:(oh-ih)/2:black")
         filters.append("setsar=1")
@@ -401,7 +446,7 @@ def _video_filters(video: dict, src_size: tuple[int, int] | None, src_fps, conta
     fps = output_frame_rate(src_fps, max_fps)
     if fps:
         filters.append(f"fps={_rate_text(fps)}")
-    return filters
+    return scale_to, filters
 
 
 def _video_chain(
