@@ -136,7 +136,8 @@ class Scheduler:
                     self.backend.mark_running(job.id)
                 self._pool.submit(self._run, batch)
             except Exception:
-                log.exception("could not start jobs %s", [j.id for j in batch])
+                if not self._stopping:  # at shutdown the pool refuses work: the jobs stay RUNNING → re-queued
+                    log.exception("could not start jobs %s", [j.id for j in batch])
                 self._release(batch)
 
     def _release(self, batch: list[QueuedJob]) -> None:

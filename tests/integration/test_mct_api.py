@@ -411,3 +411,15 @@ def test_mediainfo_errors(client):
     assert err.message == "bos object: not_exist.mp4 does not exist"
     err = server_error(client.get_mediainfo_of_file, "nobucket", "x.mp4")
     assert err.message == "Bucket nobucket doesn't exist or isn't in bj region"
+
+
+def test_list_jobs_without_pipeline_name_like_go_sdk(mct, client):
+    from localcloud.mct.testing import signed_request
+
+    client.create_pipeline("p1", "src", "dst")
+    client.create_pipeline("p2", "src", "dst")
+    target = {"targetKey": "o.mp4", "presetName": PRESET_720}
+    ids = [client.create_job(p, {"sourceKey": "in.mp4"}, target).job_id for p in ("p1", "p2")]
+    response = signed_request(mct.server.url, "GET", "/v3/job/transcoding")
+    assert response.status_code == 200
+    assert [j["jobId"] for j in response.json()["jobs"]] == ids

@@ -109,3 +109,34 @@ def test_mediainfo_of_a_clip(mct):
     assert info.etag == mct.service.storage.head("src", "videos/clip.mp4").etag
     assert (info.video.width_in_pixel, info.video.height_in_pixel) == (320, 240)
     assert info.duration_in_second == 2
+
+
+def test_watermarked_job_succeeds(mct):
+    from localcloud.mct.testing import wait_for_job
+    from tests.integration.test_mct_api import tiny_png
+
+    mct.service.storage.put("src", "logo.png", tiny_png())
+    wid = mct.client.create_watermark(
+        "src", "logo.png", vertical_offset_in_pixel=4, hori_offset_in_pixel=4
+    ).watermark_id
+    target = {"targetKey": "wm.mp4", "presetName": "bce.video_mp4_640x360_600kbps", "watermarkIds": [wid]}
+    job = wait_for_job(mct.client, mct.client.create_job("p1", {"sourceKey": "videos/clip.mp4"}, target).job_id)
+    assert job.job_status == "SUCCESS", job.raw_data
+    assert probe(mct, "dst", "wm.mp4")["video"]["codec"] == "h264"
+
+
+def test_encrypted_hls_job_uses_the_served_key(mct):
+    from localcloud.mct.testing import wait_for_job
+
+    mct.client.create_preset(
+        "enc_hls", "hls", audio={"bitRateInBps": 64000}, video={"bitRateInBps": 200000, "maxWidthInPixel": 160},
+        encryption={"strategy": "PlayerBinding"},
+    )  # fmt: skip
+    target = {"targetKey": "hls/index.m3u8", "presetName": "enc_hls"}
+    job_id = mct.client.create_job("p1", {"sourceKey": "videos/clip.mp4"}, target).job_id
+    key = mct.client.get_transcoding_encryption_key(job_id).encryption_key
+    job = wait_for_job(mct.client, job_id)
+    assert job.job_status == "SUCCESS", job.raw_data
+    playlist = mct.service.storage.read_bytes("dst", "hls/index.m3u8").decode()
+    assert "#EXT-X-KEY:METHOD=AES-128" in playlist
+    assert len(key) == 16
