@@ -3,6 +3,7 @@ notification — idempotently (a second run changes nothing)."""
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
@@ -90,18 +91,20 @@ def run(args) -> int:
         if args.callback_url:
             token = cfg.callback.url_token.get_secret_value() if cfg.callback.url_token else None
             endpoint = callback_endpoint(args.callback_url, token)
-            notification = args.notification_name
-            try:
-                current = snake(call(lambda: client.get_notification(notification)))
-                if current.get("endpoint") != endpoint:
-                    act(f"replace notification {notification} (endpoint changed)",
-                        lambda: client.delete_notification(notification))  # fmt: skip
+            # A notification in use cannot be changed in place: a new endpoint gets a new name (suffixed with a
+            # digest of the endpoint), pipelines are switched over to it below.
+            base = args.notification_name
+            candidates = [base, f"{base}_{hashlib.sha256(endpoint.encode()).hexdigest()[:8]}"]
+            for notification in candidates:
+                try:
+                    current = snake(call(lambda n=notification: client.get_notification(n)))
+                except MctNotFound:
                     act(f"create notification {notification}",
-                        lambda: client.create_notification(notification, endpoint))  # fmt: skip
-                else:
+                        lambda n=notification: client.create_notification(n, endpoint))  # fmt: skip
+                    break
+                if current.get("endpoint") == endpoint:
                     actions.append(f"notification {notification}: up to date")
-            except MctNotFound:
-                act(f"create notification {notification}", lambda: client.create_notification(notification, endpoint))
+                    break
 
         seen: set[str] = set()
         for rule in cfg.rules:
