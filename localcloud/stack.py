@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -46,6 +47,25 @@ ENV_SECRET_KEY = "BCE_ACCESS_KEY_SECRET"
 
 class MctUnavailable(RuntimeError):
     pass
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+def check_port_free(service: str, host: str, port: int) -> None:
+    """Fail before anything starts when a fixed port is taken (uvicorn only logs it from its thread)."""
+    if not port:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(
+                f"{service.upper()} cannot listen on {host}:{port} ({exc.strerror}); is another `autotranscode up` "
+                f"running? Stop it or pass --{service}-port"
+            ) from None
 
 
 def load_mct_service():
@@ -164,6 +184,9 @@ class LocalStack:
     # ----- lifecycle ----------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
         functions = load_template(self.template_path)  # template errors before anything starts
+        for service, port in self.ports.items():
+            if service != "mct" or self.with_mct:
+                check_port_free(service, self.host, port)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.storage = LocalStorage(self.data_dir)
         try:

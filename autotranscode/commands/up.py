@@ -48,7 +48,7 @@ def _parse_env(items: list[str]) -> dict[str, str]:
 def run(args) -> int:
     from localcloud.cfc.template import TemplateError
     from localcloud.faults import FaultConfig, FaultConfigError
-    from localcloud.stack import LocalStack, MctUnavailable
+    from localcloud.stack import LocalStack, MctUnavailable, PortInUse
 
     try:
         faults = FaultConfig.parse(args.faults) if args.faults is not None else FaultConfig.from_env()
@@ -68,12 +68,9 @@ def run(args) -> int:
     )
     try:
         stack.start()
-    except (TemplateError, MctUnavailable) as exc:
+    except (TemplateError, MctUnavailable, PortInUse) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        print(f"error: cannot start localcloud: {exc} (is another `autotranscode up` running? use --*-port)")
-        return 1
     stopped = threading.Event()
     try:  # from here on every way out (Ctrl-C, SIGTERM, an error) stops the stack before the interpreter exits
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -124,8 +124,9 @@ class CfcRuntime:
     def start(self, warm: bool = False) -> None:
         """``warm=True`` starts one instance per function now, so an import error fails start-up."""
         if warm:
-            for pool in self._pools.values():
-                pool.warm()
+            with ThreadPoolExecutor(max_workers=len(self._pools)) as starter:
+                for future in [starter.submit(pool.warm) for pool in self._pools.values()]:
+                    future.result()  # the first import error fails start-up
 
     def stop(self) -> None:
         self._stopped = True

@@ -129,3 +129,17 @@ def test_up_command_prints_addresses_and_stops_on_ctrl_c(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_port_in_use_fails_fast_with_a_clear_error(tmp_path):
+    import socket
+
+    from localcloud.stack import PortInUse
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        stack = LocalStack(tmp_path / "d", TEMPLATE, bos_port=0, mct_port=0, cfc_port=port, with_mct=False)
+        with pytest.raises(PortInUse, match=f"CFC cannot listen on 127.0.0.1:{port}.*--cfc-port"):
+            stack.start()
