@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
 from email.utils import formatdate
 from urllib.parse import parse_qsl, unquote
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -103,7 +105,7 @@ class BosApp:
         if method == "GET" and "uploads" in params:
             return self.list_uploads(bucket, params)
         if method == "GET":
-            return self.list_objects(bucket, params)
+            return await _in_thread(self.list_objects, bucket, params)
         raise InvalidArgument(f"{method} /{bucket} is not a supported BOS bucket operation")
 
     def list_objects(self, bucket: str, params: dict) -> Response:
@@ -176,12 +178,19 @@ class BosApp:
             return await self.upload_part(bucket, key, params, request)
         if method == "PUT" and "x-bce-copy-source" in headers:
             await request.body()
-            return self.copy_object(bucket, key, headers)
+            return await _in_thread(self.copy_object, bucket, key, headers)
         if method == "PUT":
             tmp, etag = await self._receive_to_temp(request)
             try:
-                info = self.backend.put_object(
-                    bucket, key, tmp, etag, _content_type(headers), _user_metadata(headers), _content_md5(headers)
+                info = await _in_thread(
+                    self.backend.put_object,
+                    bucket,
+                    key,
+                    tmp,
+                    etag,
+                    _content_type(headers),
+                    _user_metadata(headers),
+                    _content_md5(headers),
                 )
             finally:
                 tmp.unlink(missing_ok=True)
@@ -209,8 +218,14 @@ class BosApp:
             offset = _int_param(params, "offset", None)
             tmp, _etag = await self._receive_to_temp(request)
             try:
-                info = self.backend.append_object(
-                    bucket, key, tmp, offset, _content_type(headers), _user_metadata(headers)
+                info = await _in_thread(
+                    self.backend.append_object,
+                    bucket,
+                    key,
+                    tmp,
+                    offset,
+                    _content_type(headers),
+                    _user_metadata(headers),
                 )
             finally:
                 tmp.unlink(missing_ok=True)
@@ -279,7 +294,7 @@ class BosApp:
             md5 = _content_md5(request.headers)
             if md5 is not None and md5 != etag:
                 raise InvalidArgument(f"Content-MD5 {md5} does not match the part's MD5 {etag}")
-            part = self.backend.upload_part(bucket, key, params["uploadId"], number, tmp, etag)
+            part = await _in_thread(self.backend.upload_part, bucket, key, params["uploadId"], number, tmp, etag)
         finally:
             tmp.unlink(missing_ok=True)
         return _empty({"ETag": _quoted(part.etag)})
@@ -293,7 +308,9 @@ class BosApp:
             raise MalformedJSON(
                 'the body must be {"parts": [{"partNumber": <int>, "eTag": <str>}, ...]}: ' + str(exc)
             ) from None
-        info = self.backend.complete_multipart(bucket, key, params["uploadId"], parts, _user_metadata(request.headers))
+        info = await _in_thread(
+            self.backend.complete_multipart, bucket, key, params["uploadId"], parts, _user_metadata(request.headers)
+        )
         location = f"http://{self.backend.region}.bcebos.com/{bucket}/{key}"
         return _json({"location": location, "bucket": bucket, "key": key, "eTag": info.etag})
 
@@ -340,6 +357,11 @@ class BosApp:
 
 
 # ----- helpers ---------------------------------------------------------------------------------------------------
+async def _in_thread(func, *args):
+    """Run blocking file work (copying, concatenating, walking a bucket) off the event loop."""
+    return await anyio.to_thread.run_sync(functools.partial(func, *args))
+
+
 def _json(body: dict, status: int = 200) -> Response:
     return Response(
         json.dumps(body, ensure_ascii=False).encode("utf-8"),

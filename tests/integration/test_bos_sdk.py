@@ -123,6 +123,10 @@ def test_odd_keys_round_trip(client, key):
     assert client.get_object_as_string("media", key) == f"content of {key}".encode()
     keys = [o.key for o in client.list_objects("media").contents]
     assert key in keys
+    assert [o.key for o in client.list_objects("media", prefix=key[:3]).contents] == [key]
+    assert (
+        client.get_object_meta_data("media", key).metadata.etag == hashlib.md5(f"content of {key}".encode()).hexdigest()
+    )
     client.delete_object("media", key)
     assert key not in [o.key for o in client.list_objects("media").contents]
 
