@@ -242,6 +242,15 @@ class CfcRuntime:
             time.sleep(0.02)
         return False
 
+    def redrive(self, dead_letter_path: str | os.PathLike[str]) -> Future:
+        """Invoke a dead-lettered event again (async, with retries). The file is removed once that invocation has
+        an outcome: on success nothing is left; on failure a new dead letter (new id) replaces it."""
+        path = Path(dead_letter_path)
+        record = json.loads(path.read_text(encoding="utf-8"))
+        future = self.invoke_async(record["function"], record["event"])
+        future.add_done_callback(lambda _f: path.unlink(missing_ok=True))
+        return future
+
     def dead_letters(self, function_name: str | None = None) -> list[Path]:
         root = self.dead_letter_dir / function_name if function_name else self.dead_letter_dir
         return sorted(root.rglob("*.json")) if root.exists() else []

@@ -189,3 +189,19 @@ def test_stop_ends_running_invocations_into_dead_letter(tmp_path):
     rt.stop()
     outcome = future.result(timeout=10)
     assert not outcome.ok and outcome.dead_letter_path is not None and outcome.dead_letter_path.exists()
+
+
+def test_redrive_dead_letter(runtime, tmp_path):
+    counter = tmp_path / "count"
+    outcome = runtime.invoke_async("Flaky", {"counter": str(counter), "fail_times": 3}).result(timeout=30)
+    assert not outcome.ok
+    redriven = runtime.redrive(outcome.dead_letter_path).result(timeout=30)
+    assert redriven.ok and redriven.result == {"calls": 4}
+    assert wait_gone(outcome.dead_letter_path) and runtime.dead_letters() == []
+
+
+def wait_gone(path: Path, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not path.exists()
