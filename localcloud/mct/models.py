@@ -79,9 +79,14 @@ class MctBackend:
         self._capacity: dict[str, int] = {}
         self._pipelines: dict[str, dict] = {}  # read cache; this backend is the only writer of its database
         self.on_job_created: Callable[[QueuedJob], None] | None = None
+        self._now_cache: tuple[int, str] = (-1, "")
 
     def now(self) -> str:
-        return format_time(self.clock())
+        epoch = int(self.clock())
+        cached = self._now_cache
+        if cached[0] != epoch:  # one strftime per second, not per request
+            cached = self._now_cache = (epoch, format_time(epoch))
+        return cached[1]
 
     # ----- shared checks -------------------------------------------------------------------------------------------
     def _require_bucket(self, bucket: str) -> None:
@@ -284,12 +289,13 @@ class MctBackend:
             "jobStatus": "PENDING",
             "createTime": self.now(),
         }
-        preset_body = {k: v for k, v in preset.items() if k not in ("state", "createdTime")}
         internal = {
             "clips": clips,
             "targetBucket": target_bucket,
             "targetKey": target["targetKey"],
-            "preset": preset_body,
+            # user presets are snapshotted (they may change before the job runs); system presets never change
+            "preset": None if is_system_preset(preset["presetName"]) else _preset_body(preset),
+            "presetName": preset["presetName"],
             "watermarks": watermarks,
             "notify": notify,
         }
@@ -531,6 +537,18 @@ class MctBackend:
         except engine.EngineError:
             raise exc.MediaInfoFailed(exc.MEDIAINFO_FAILED_MESSAGE) from None
         return {"bucket": bucket, "key": key, **media, "etag": info.etag}
+
+
+def _preset_body(preset: dict) -> dict:
+    """What the engine gets: the preset's wire JSON without the response-only fields."""
+    return {k: v for k, v in preset.items() if k not in ("state", "createdTime")}
+
+
+def preset_for_job(internal: dict) -> dict:
+    """The preset a job runs with (its snapshot, or the system preset it names)."""
+    if internal.get("preset") is not None:
+        return internal["preset"]
+    return _preset_body(system_preset_readonly(internal["presetName"]))
 
 
 def _preset_watermark_ids(preset: dict) -> list[str]:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from localcloud.mct import exceptions as exc
-from localcloud.mct.models import THUMBNAIL, TRANSCODING, MctBackend, QueuedJob, load_engine
+from localcloud.mct.models import THUMBNAIL, TRANSCODING, MctBackend, QueuedJob, load_engine, preset_for_job
 from localcloud.storage import LocalStorage
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ def transcode_request(engine, row, aes_key: str | None):
         clips=clips,
         target_bucket=internal["targetBucket"],
         target_key=internal["targetKey"],
-        preset=internal["preset"],
+        preset=preset_for_job(internal),
         watermarks=internal.get("watermarks") or [],
         encryption_key=aes_key,
     )

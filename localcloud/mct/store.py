@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,11 +57,32 @@ class Store:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=5000")
-        self._conn.execute("PRAGMA wal_autocheckpoint=10000")  # fewer checkpoint fsyncs under bursts of inserts
+        # Checkpoints (the only fsyncs in WAL + synchronous=NORMAL) run in a background thread on their own
+        # connection, so request handlers never wait for the disk.
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")
         self._conn.executescript(SCHEMA)
+        self._closed = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="mct-sqlite-checkpoint", daemon=True)
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self, interval: float = 1.0) -> None:
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout=5000")
+            while not self._closed.wait(interval):
+                with suppress(sqlite3.Error):  # busy: next round
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
 
     def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._checkpointer.join(10)
         with self._lock:
+            with suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._conn.close()
 
     @contextmanager
