@@ -64,7 +64,6 @@ class BosApp:
 
     async def dispatch(self, request: Request) -> Response:
         params = dict(parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
-        params = {unquote(k): v for k, v in params.items()}
         unsupported = UNSUPPORTED & params.keys()
         if unsupported:
             raise NotImplementedByLocalcloud(f"localcloud BOS does not implement ?{sorted(unsupported)[0]}")
