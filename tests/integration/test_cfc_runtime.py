@@ -82,6 +82,15 @@ def test_env_isolated_between_functions_and_context(runtime):
     assert 0 < ctx["remaining_ms"] <= 10_000
 
 
+def test_machine_environment_does_not_leak_into_functions(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEAK_CHECK", "parent-secret")
+    rt = CfcRuntime(TEMPLATE, None, tmp_path / "data", log_sink=Logs())
+    try:
+        assert rt.invoke("EnvOne", {})["LEAK_CHECK"] is None
+    finally:
+        rt.stop()
+
+
 def test_timeout_stops_the_invocation_and_next_call_works(runtime):
     with pytest.raises(FunctionTimeout) as exc:
         runtime.invoke("Slow", {"seconds": 5})
