@@ -13,7 +13,7 @@ from starlette.routing import Route, Router
 
 from localcloud.mct.notification_sign import EXPIRE_HEADER, TOKEN_HEADER, USER_HEADER, verify_notification
 from localcloud.mct.testing import running_mct, signed_request, wait_for_job
-from localcloud.serve import serve_in_thread
+from localcloud.serve import free_port, serve_in_thread
 
 PRESET = "bce.video_mp4_854x480_800kbps"
 
@@ -21,12 +21,12 @@ PRESET = "bce.video_mp4_854x480_800kbps"
 class Receiver:
     """A local webhook: records every POST; answers ``fail_first`` requests with HTTP 500 first."""
 
-    def __init__(self, fail_first: int = 0):
+    def __init__(self, fail_first: int = 0, port: int = 0):
         self.calls: list[tuple[dict, bytes]] = []
         self.fail_first = fail_first
         self.seen = 0
         self.lock = threading.Lock()
-        self.server = serve_in_thread(Router([Route("/cb/{rest:path}", self.handle, methods=["POST"])]))
+        self.server = serve_in_thread(Router([Route("/cb/{rest:path}", self.handle, methods=["POST"])]), port=port)
         self.url = f"{self.server.url}/cb/hook"
 
     async def handle(self, request: Request) -> Response:
@@ -126,3 +126,29 @@ def test_no_callback_without_notification(mct, receiver):
     wait_for_job(mct.client, job_id.job_id)
     time.sleep(0.3)
     assert receiver.calls == [] and mct.service.notifier.pending() == 0
+
+
+def test_undelivered_callbacks_survive_a_restart(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/cb/hook"  # nothing listens yet
+    with running_mct(tmp_path, buckets=("src", "dst")) as first:
+        first.service.storage.put("src", "bad.mp4", b"not media")
+        first.client.create_notification("n1", url)
+        first.client.create_pipeline("p1", "src", "dst", pipeline_config={"notification": "n1"})
+        job_id = first.client.create_job("p1", {"sourceKey": "bad.mp4"}, {"targetKey": "o.mp4", "presetName": PRESET})
+        wait_for_job(first.client, job_id.job_id)
+        deadline = time.monotonic() + 10
+        while first.service.notifier.pending() == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert first.service.notifier.pending() == 1
+    receiver = Receiver(port=port)
+    try:
+        with running_mct(tmp_path) as second:
+            _, raw = receiver.wait(1)[0]
+            assert json.loads(json.loads(raw)["messageBody"])["jobId"] == job_id.job_id
+            deadline = time.monotonic() + 5
+            while second.service.notifier.pending() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert second.service.notifier.pending() == 0
+    finally:
+        receiver.server.stop()
