@@ -181,6 +181,29 @@ class LocalStack:
     def cfc_url(self) -> str:
         return self._server("cfc").url
 
+    # ----- clients (the real SDK, pointed at this stack) ------------------------------------------------------
+    def _sdk_config(self, endpoint: str):
+        from baidubce.auth.bce_credentials import BceCredentials
+        from baidubce.bce_client_configuration import BceClientConfiguration
+
+        return BceClientConfiguration(credentials=BceCredentials(self.access_key, self.secret_key), endpoint=endpoint)
+
+    def bos_client(self):
+        """A ``baidubce`` ``BosClient`` for this stack's BOS."""
+        from baidubce.services.bos.bos_client import BosClient
+
+        return BosClient(self._sdk_config(self.bos_endpoint))
+
+    def mct_client(self):
+        """A ``baidubce`` ``MediaClient`` for this stack's MCT."""
+        from baidubce.services.media.media_client import MediaClient
+
+        return MediaClient(self._sdk_config(self.mct_endpoint))
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no triggered function invocation is queued or running."""
+        return self.runtime.wait_idle(timeout) if self.runtime is not None else True
+
     # ----- lifecycle ----------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
         functions = load_template(self.template_path)  # template errors before anything starts

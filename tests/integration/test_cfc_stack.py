@@ -16,7 +16,6 @@ import pytest
 
 from localcloud.cfc.template import load_template
 from localcloud.stack import LocalStack, local_function_env
-from tests.integration.test_bos_sdk import client_for
 from tests.integration.test_cfc_runtime import TEMPLATE, Logs, received
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,7 +51,7 @@ def stack(tmp_path):
 
 
 def test_uploads_and_dropped_files_trigger_functions(stack):
-    client = client_for(stack._servers["bos"])
+    client = stack.bos_client()
     assert client.does_bucket_exist("media")  # created for the template's BOS triggers
     client.put_object_from_string("media", "uploads/a.mp4", "video")
     client.put_object_from_string("media", "elsewhere/b.mp4", "video")
@@ -60,7 +59,7 @@ def test_uploads_and_dropped_files_trigger_functions(stack):
     dropped = stack.data_dir / "buckets" / "media" / "uploads" / "dropped.mov"
     dropped.write_bytes(b"movie")
     assert wait_for(lambda: len(received(stack.out)) == 3)
-    assert stack.runtime.wait_idle(20)
+    assert stack.wait_idle(20)
     assert received(stack.out) == [
         ("copies", "copies/c.mp4"),
         ("upload", "uploads/a.mp4"),
@@ -103,6 +102,8 @@ def test_full_stack_with_mct_starts_and_stops(tmp_path):
         conn.request("GET", "/v3/pipeline")
         resp = conn.getresponse()
         assert resp.status in (400, 403) and "code" in json.loads(resp.read())  # unsigned: a BCE error body
+        s.mct_client().create_pipeline("demo", "media", "media")
+        assert [p.pipeline_name for p in s.mct_client().list_pipelines().pipelines] == ["demo"]
     assert not s._servers
 
 
