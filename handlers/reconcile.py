@@ -14,6 +14,7 @@ from handlers.callbacks import apply_job_view, read_job
 from handlers.logs import logger
 from handlers.mct import MctError, MctNotFound
 from handlers.runtime import Deps
+from handlers.submission import PlannedJob, submit_claim
 
 
 def reconcile(deps: Deps, stale_after: timedelta | None = None, limit: int | None = None) -> dict[str, Any]:
@@ -21,7 +22,25 @@ def reconcile(deps: Deps, stale_after: timedelta | None = None, limit: int | Non
     stale_after = timedelta(minutes=rc.stale_after_minutes) if stale_after is None else stale_after
     limit = rc.batch_size if limit is None else limit
     now = deps.now()
-    summary: dict[str, Any] = {"checked": 0, "updated": 0, "errors": 0, "missing": 0, "redelivered": 0}
+    summary: dict[str, Any] = {
+        "checked": 0,
+        "updated": 0,
+        "errors": 0,
+        "missing": 0,
+        "resubmitted": 0,
+        "redelivered": 0,
+    }
+    # Claims whose create_job failed transiently after CFC gave up retrying (or whose invocation died).
+    for claim in deps.store.unsubmitted_claims(now, limit):
+        upload = deps.store.get_upload(claim.upload_id)
+        if upload is None:
+            continue
+        outcome = submit_claim(deps, upload, PlannedJob(claim.target, claim.kind, claim.request))
+        if outcome["outcome"] == "submitted":
+            summary["resubmitted"] += 1
+        elif outcome["outcome"] in ("retryable", "failed"):
+            summary["errors"] += 1
+        completion.maybe_complete(deps, upload.upload_id)
     for job in deps.store.stale_jobs(now - stale_after, limit):
         summary["checked"] += 1
         try:

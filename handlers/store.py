@@ -111,6 +111,7 @@ class Store(Protocol):
     def remember_message(self, message_id: str, now: datetime) -> bool: ...
     def message_seen(self, message_id: str) -> bool: ...
     def stale_jobs(self, older_than: datetime, limit: int) -> list[Job]: ...
+    def unsubmitted_claims(self, now: datetime, limit: int) -> list[Job]: ...
     def list_jobs(
         self, status: str | None = None, since: datetime | None = None, bucket: str | None = None,
         key_prefix: str | None = None, limit: int = 100,
@@ -216,6 +217,10 @@ class MemoryStore:
 
     def stale_jobs(self, older_than: datetime, limit: int) -> list[Job]:
         jobs = [j for j in self.jobs.values() if j.status in (PENDING, RUNNING) and j.updated_at < older_than]
+        return sorted(jobs, key=lambda j: j.updated_at)[:limit]
+
+    def unsubmitted_claims(self, now: datetime, limit: int) -> list[Job]:
+        jobs = [j for j in self.jobs.values() if _can_take_over(j, now)]
         return sorted(jobs, key=lambda j: j.updated_at)[:limit]
 
     def list_jobs(self, status=None, since=None, bucket=None, key_prefix=None, limit=100):
@@ -532,6 +537,20 @@ class SqlStore:
         q = (
             jobs_t.select()
             .where(t.status.in_([PENDING, RUNNING]), t.updated_at < older_than)
+            .order_by(t.updated_at)
+            .limit(limit)
+        )
+        with self.engine.connect() as c:
+            return [_job(r) for r in c.execute(q).mappings()]
+
+    def unsubmitted_claims(self, now: datetime, limit: int) -> list[Job]:
+        t = jobs_t.c
+        q = (
+            jobs_t.select()
+            .where(
+                t.job_id.is_(None),
+                sa.or_(t.status == RETRYABLE, sa.and_(t.status == CLAIMED, t.lease_until < now)),
+            )
             .order_by(t.updated_at)
             .limit(limit)
         )

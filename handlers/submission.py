@@ -152,7 +152,8 @@ def _mct_retry(deps: Deps, call):
     return with_retries(call, attempts=m.max_attempts, backoff=m.backoff_seconds, sleep=deps.sleep)
 
 
-def _submit_one(deps: Deps, upload: Upload, p: PlannedJob) -> dict[str, Any]:
+def submit_claim(deps: Deps, upload: Upload, p: PlannedJob) -> dict[str, Any]:
+    """Claim (bucket, key, etag, target) and create its MCT job; a claim held by someone else is left alone."""
     store = deps.store
     claim = Job(
         claim_id=claim_id_for(upload.bucket, upload.key, upload.etag, p.target),
@@ -206,7 +207,7 @@ def submit_object(deps: Deps, obj: ObjectCreated, pool: ThreadPoolExecutor) -> O
     upload = store.ensure_upload(
         Upload(upload_id, obj.bucket, obj.key, obj.etag, rule.rule_name, len(planned), skipped, created_at=deps.now())
     )
-    outcomes = list(pool.map(lambda p: _submit_one(deps, upload, p), planned))
+    outcomes = list(pool.map(lambda p: submit_claim(deps, upload, p), planned))
     result.jobs = outcomes
     result.retryable = any(o["outcome"] == "retryable" for o in outcomes)
     # Nothing to wait for (all skipped / failed permanently / already final): finish now.

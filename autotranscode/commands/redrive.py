@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from handlers.store import DELIVERY_PENDING, FAILED, SUBMIT_FAILED
-    from handlers.submission import PlannedJob, _submit_one
+    from handlers.submission import PlannedJob, submit_claim
 
     if not args.job_ids and not args.all_failed:
         print("error: name JOB_IDs or use --all-failed", file=sys.stderr)
@@ -56,7 +56,7 @@ def run(args) -> int:
         if delivery is not None:
             store.record_delivery(replace(delivery, status=DELIVERY_PENDING, updated_at=deps.now()))
         upload = store.get_upload(job.upload_id)
-        outcome = _submit_one(deps, upload, PlannedJob(job.target, job.kind, job.request))
+        outcome = submit_claim(deps, upload, PlannedJob(job.target, job.kind, job.request))
         results.append({"previous_job_id": job.job_id, **outcome})
     print(json.dumps(results, indent=2))
     return 1 if any(r.get("outcome") in ("failed", "retryable") for r in results) else 0

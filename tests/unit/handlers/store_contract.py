@@ -169,6 +169,18 @@ class StoreContract:
         assert [j.job_id for j in store.stale_jobs(t0 + timedelta(minutes=1), 10)] == ["job-a"]
         assert store.stale_jobs(t0 - timedelta(minutes=1), 10) == []
 
+    def test_unsubmitted_claims(self, store):
+        up = store.ensure_upload(make_upload())
+        now = utcnow()
+        a, _ = store.claim(make_job(up, "a"), now, LEASE)
+        b, _ = store.claim(make_job(up, "b"), now, LEASE)
+        c, _ = store.claim(make_job(up, "c"), now, LEASE)
+        store.record_submit_failed(a.claim_id, "503", retryable=True, now=now)
+        store.record_submitted(c.claim_id, "job-c", now)
+        assert [j.target for j in store.unsubmitted_claims(now, 10)] == ["a"]
+        later = now + LEASE * 2  # b's invocation died: its lease ran out
+        assert sorted(j.target for j in store.unsubmitted_claims(later, 10)) == ["a", "b"]
+
     def test_redrive_reset(self, store):
         up = store.ensure_upload(make_upload())
         now = utcnow()

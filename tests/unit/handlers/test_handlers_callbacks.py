@@ -310,6 +310,18 @@ def test_build_event_statuses(deps):
     assert event["status"] == "PARTIAL" and event["errors"][0]["code"] == "E"
 
 
+def test_reconciler_resubmits_claims_left_retryable():
+    from handlers.reconcile import reconcile
+
+    deps = make_deps(config_dict(mediainfo_check=False))
+    deps.mct.fail_next(4 * 3, status=503)
+    assert process_upload_event(deps, bos_event("incoming/x.mp4"))["retryable"] == 3
+    assert len(deps.mct.jobs) == 0
+    summary = reconcile(deps)
+    assert summary["resubmitted"] == 3 and len(deps.mct.jobs) == 3
+    assert reconcile(deps)["resubmitted"] == 0
+
+
 def test_reconciler_reads_stuck_jobs():
     from datetime import timedelta
 
