@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from urllib.parse import parse_qsl
 
 from localcloud.bce_http import BceMiddleware
 from localcloud.bos.models import BosBackend
@@ -14,6 +15,22 @@ from localcloud.faults import FaultConfig, FaultInjectionMiddleware
 from localcloud.storage import LocalStorage
 
 _DEFAULT_CREDENTIALS = {DEFAULT_ACCESS_KEY: DEFAULT_SECRET_KEY}
+
+
+class PresignedUrlAuth:
+    """Pre-signed URLs (``BosClient.generate_pre_signed_url``) carry bce-auth-v1 in ``?authorization=``: move it
+    into the header ``BceMiddleware`` verifies (the canonical query string leaves that parameter out anyway)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not any(name == b"authorization" for name, _ in scope["headers"]):
+            for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+                if name.lower() == "authorization":
+                    scope = dict(scope, headers=[*scope["headers"], (b"authorization", value.encode("latin-1"))])
+                    break
+        await self.app(scope, receive, send)
 
 
 class BosService:
@@ -43,7 +60,9 @@ class BosService:
         self.storage = storage
         self.faults = faults or FaultConfig()
         self.backend = BosBackend(storage, on_event, region, event_credentials, self.faults)
-        self.app = BceMiddleware(FaultInjectionMiddleware(BosApp(self.backend), self.faults), credentials)
+        self.app = PresignedUrlAuth(
+            BceMiddleware(FaultInjectionMiddleware(BosApp(self.backend), self.faults), credentials)
+        )
         self.watcher = BucketWatcher(self.backend, watch_interval, settle_seconds) if watch else None
 
     @property

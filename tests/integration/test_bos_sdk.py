@@ -273,3 +273,16 @@ def test_location_unsupported_and_bad_digest(client):
         client.put_object_from_string("media", "k", "data", content_md5="1B2M2Y8AsgTpgAmY7PhCfg==")
     assert server_error(exc).code == "BadDigest"
     assert not client.list_objects("media").contents
+
+
+def test_pre_signed_url_download(client):
+    import urllib.error
+    import urllib.request
+
+    client.put_object_from_string("media", "shared/clip 1.mp4", "shared bytes")
+    url = client.generate_pre_signed_url("media", "shared/clip 1.mp4", expiration_in_seconds=60).decode()
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        assert resp.read() == b"shared bytes"
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(url.replace("shared/clip", "shared/other"), timeout=10)
+    assert exc.value.code in (400, 403)
