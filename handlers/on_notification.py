@@ -29,10 +29,16 @@ def _register(app: APIGatewayRestResolver | APIGatewayHttpResolver) -> None:
     @app.post(".+")
     def _callback() -> Response:
         event = app.current_event
+        deps = runtime.get_deps()
+        expected = deps.config.callback.path.rstrip("/")
+        path = (event.path or "/").rstrip("/")
+        if expected and not path.endswith(expected):  # endswith: API gateways may prefix a stage
+            return _json(404, {"error": "not_found", "field": "path",
+                               "message": f"POST MCT notifications to {expected}, not {event.path}"})  # fmt: skip
         body = event.decoded_body or ""
         headers = dict(event.headers or {})
         query = dict(event.query_string_parameters or {})
-        outcome = handle_notification(runtime.get_deps(), body, headers, query)
+        outcome = handle_notification(deps, body, headers, query)
         return _json(outcome.status_code, outcome.body)
 
     @app.get(".+")

@@ -337,3 +337,16 @@ def test_reconciler_reads_stuck_jobs():
     summary = reconcile(deps)
     assert summary["checked"] == 3 and summary["updated"] == 3
     assert deps.store.get_upload(upload_id_for("uploads", "incoming/x.mp4", "etag-1")).status == UPLOAD_DONE
+
+
+def test_wrong_path_is_a_404_naming_the_expected_one():
+    deps = make_deps(config_dict(callback={"url_token": "t0ken"}))
+    runtime.set_deps(deps)
+    try:
+        event = dict(load_event("callback_success.json"), path="/other", queryStringParameters={"token": "t0ken"})
+        resp = on_notification.handler(event, None)
+        assert resp["statusCode"] == 404 and "/mct/callback" in json.loads(resp["body"])["message"]
+        event["path"] = "/prod/mct/callback/"
+        assert on_notification.handler(event, None)["statusCode"] == 200
+    finally:
+        runtime.set_deps(None)
