@@ -179,6 +179,7 @@ class BosApp:
             await request.body()
             return await _in_thread(self.copy_object, bucket, key, headers)
         if method == "PUT":
+            self.storage.require_bucket(bucket)  # fail before reading a large body
             tmp, etag = await self._receive_to_temp(request)
             try:
                 info = await _in_thread(
@@ -215,6 +216,7 @@ class BosApp:
             return await self.complete_multipart(bucket, key, params, request)
         if method == "POST" and "append" in params:
             offset = _int_param(params, "offset", None)
+            self.storage.require_bucket(bucket)
             tmp, _etag = await self._receive_to_temp(request)
             try:
                 info = await _in_thread(

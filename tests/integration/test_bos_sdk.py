@@ -286,3 +286,10 @@ def test_pre_signed_url_download(client):
     with pytest.raises(urllib.error.HTTPError) as exc:
         urllib.request.urlopen(url.replace("shared/clip", "shared/other"), timeout=10)
     assert exc.value.code in (400, 403)
+
+
+def test_put_into_missing_bucket_leaves_no_temp_file(client, bos):
+    with pytest.raises(BceHttpClientError) as exc:
+        client.put_object_from_string("nobucket", "k", "x" * 100_000)
+    assert server_error(exc).code == "NoSuchBucket"
+    assert list((bos.storage.data_dir / "tmp").iterdir()) == []
