@@ -110,8 +110,15 @@ def handle_notification(
     if isinstance(parsed, Outcome):
         return parsed
     message, message_id = parsed
-    job_id = message["jobId"]
-    logger.set_correlation_id(job_id)
+    # Thread-safe keys: the self-hosted webhook serves several requests at once.
+    logger.thread_safe_append_keys(correlation_id=message["jobId"])
+    try:
+        return _record(deps, message["jobId"], message_id)
+    finally:
+        logger.thread_safe_remove_keys(["correlation_id"])
+
+
+def _record(deps: Deps, job_id: str, message_id: str | None) -> Outcome:
     if message_id and deps.store.message_seen(message_id):
         return Outcome(200, {"status": "duplicate", "job_id": job_id})
     job = deps.store.get_job(job_id)

@@ -256,14 +256,14 @@ def process_upload_event(deps: Deps, event: Any) -> dict[str, Any]:
             if isinstance(rec, IgnoredRecord):
                 summary["ignored"] += 1
                 continue
-            logger.append_keys(event_id=rec.event_id, bucket=rec.bucket, key=rec.key)
+            logger.thread_safe_append_keys(event_id=rec.event_id, bucket=rec.bucket, key=rec.key)
             try:
                 res = submit_object(deps, rec, pool)
             except Exception as exc:  # the store or a bug: keep going with the next record, retry this one
                 logger.exception("upload record failed")
                 res = ObjectResult(rec.bucket, rec.key, rec.etag, error=f"{type(exc).__name__}: {exc}", retryable=True)
             finally:
-                logger.remove_keys(["event_id", "bucket", "key"])
+                logger.thread_safe_remove_keys(["event_id", "bucket", "key"])
             if res.rule is None and res.error and not res.retryable:
                 summary["ignored"] += 1
             for o in res.jobs:
