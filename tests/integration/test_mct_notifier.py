@@ -152,3 +152,33 @@ def test_undelivered_callbacks_survive_a_restart(tmp_path):
             assert second.service.notifier.pending() == 0
     finally:
         receiver.server.stop()
+
+
+def test_thumbnail_jobs_notify_too(mct, receiver):
+    mct.client.create_notification("n1", receiver.url)
+    mct.client.create_pipeline("p1", "src", "dst", pipeline_config={"notification": "n1"})
+    job_id = mct.client.create_thumbnail_job("p1", {"key": "bad.mp4"}).job_id
+    _, raw = receiver.wait(1)[0]
+    inner = json.loads(json.loads(raw)["messageBody"])
+    assert inner["jobId"] == job_id and inner["jobStatus"] == "FAILED" and "capture" in inner
+
+
+def test_callback_faults_duplicate_and_drop(tmp_path, receiver):
+    from localcloud.faults import FaultConfig
+
+    with running_mct(tmp_path / "dup", buckets=("src", "dst"), faults=FaultConfig(callback_duplicate_rate=1)) as mct:
+        mct.service.storage.put("src", "bad.mp4", b"not media")
+        mct.client.create_notification("n1", receiver.url)
+        mct.client.create_pipeline("p1", "src", "dst", pipeline_config={"notification": "n1"})
+        mct.client.create_job("p1", {"sourceKey": "bad.mp4"}, {"targetKey": "o.mp4", "presetName": PRESET})
+        calls = receiver.wait(2)
+        first, second = (json.loads(raw) for _, raw in calls[:2])
+        assert first["messageId"] == second["messageId"]  # the same message twice: receivers must dedupe
+    receiver.calls.clear()
+    with running_mct(tmp_path / "drop", buckets=("src", "dst"), faults=FaultConfig(callback_drop_rate=1)) as mct:
+        mct.service.storage.put("src", "bad.mp4", b"not media")
+        mct.client.create_notification("n1", receiver.url)
+        mct.client.create_pipeline("p1", "src", "dst", pipeline_config={"notification": "n1"})
+        job = mct.client.create_job("p1", {"sourceKey": "bad.mp4"}, {"targetKey": "o.mp4", "presetName": PRESET})
+        assert wait_for_job(mct.client, job.job_id).job_status == "FAILED"
+        assert mct.service.notifier.pending() == 0 and receiver.calls == []  # lost: the reconciler's case
