@@ -150,6 +150,10 @@ class Scheduler:
     def _track(self, process) -> None:
         with self._cond:
             self._processes.add(process)
+            stopping = self._stopping
+        if stopping:  # started after stop() killed the others (e.g. an engine fallback run)
+            with contextlib.suppress(OSError):
+                process.kill()
 
     # ----- running ---------------------------------------------------------------------------------------------------
     def _run(self, batch: list[QueuedJob]) -> None:
