@@ -180,3 +180,48 @@ def test_sdk_port_errors(cloud):
     with pytest.raises(Exception) as info:
         down.get_job("job-x")
     assert info.value.transient
+
+
+def test_unreliable_mct_still_one_job_per_target_and_one_event_per_upload(tmp_path):
+    """API errors (500/503/429), dropped, duplicated and reordered callbacks, redelivered upload events:
+    every target gets exactly one MCT job and every upload exactly one "upload done" event."""
+    from localcloud.faults import FaultConfig
+
+    faults = FaultConfig(api_error_rate=0.3, api_error_kinds=("500", "503", "throttle"), callback_drop_rate=0.4,
+                         callback_duplicate_rate=0.5, callback_delay_ms=150, seed=7)  # fmt: skip
+    mct = running_mct(tmp_path / "mct", buckets=("uploads",), faults=faults)
+    receiver, downstream, webhook = Receiver(), None, None
+    try:
+        downstream = serve_in_thread(receiver)
+        webhook = serve_in_thread(webhook_app)
+        deps = make_deps(tmp_path, mct, downstream, {"url_token": URL_TOKEN})
+        # Set up on the backend directly: the injected faults are for the functions, not for this test's setup.
+        backend = mct.service.backend
+        backend.create_notification({"name": "cb", "endpoint": f"{webhook.url}/mct/callback?token={URL_TOKEN}"})
+        backend.create_pipeline({"pipelineName": "autotranscode", "sourceBucket": "uploads", "targetBucket": "uploads",
+                                 "config": {"notification": "cb", "capacity": 4}})  # fmt: skip
+        events = [upload_clip(mct, tmp_path, key=f"incoming/clip{i}.mp4")[0] for i in range(3)]
+        for event in events * 2:  # every upload event delivered twice
+            for _ in range(10):  # what CFC's retries do for a RetryLater
+                if process_upload_event(deps, event)["retryable"] == 0:
+                    break
+
+        def all_done():
+            reconcile(deps, stale_after=timedelta(0))  # recovers dropped callbacks
+            return len(receiver.requests) >= 3 and all(u.status == UPLOAD_DONE for _, u in deps.store.list_jobs())
+
+        wait_for(all_done, timeout=120)
+        time.sleep(0.5)  # duplicates/late callbacks still in flight must not add events
+        reconcile(deps, stale_after=timedelta(0))
+        bodies = [json.loads(r["body"]) for r in receiver.requests if r["status"] == 200]
+        assert sorted(b["upload"]["key"] for b in bodies) == [f"incoming/clip{i}.mp4" for i in range(3)]
+        assert all(b["status"] == "SUCCESS" for b in bodies)
+        ours = {j.job_id for j, _ in deps.store.list_jobs()}
+        assert len(ours) == 6  # 3 uploads x (360p + poster)
+        assert len(mct.service.backend.store.all_docs("jobs")) == 6  # and MCT has exactly those
+    finally:
+        for server in (webhook, downstream):
+            if server is not None:
+                server.stop()
+        mct.stop()
+        runtime.set_deps(None)
