@@ -54,6 +54,11 @@ class Scheduler:
             self._queues.setdefault(job.pipeline, deque()).append(job)
             self._cond.notify()
 
+    def running_processes(self) -> int:
+        """Engine processes (ffmpeg) started and not yet known to have ended."""
+        with self._cond:
+            return sum(1 for p in self._processes if p.poll() is None)
+
     def queued(self) -> int:
         with self._cond:
             return sum(len(q) for q in self._queues.values())
