@@ -280,9 +280,11 @@ def _describe(errors: list[dict[str, Any]]) -> str:
     for err in errors:
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         value = err.get("input")
-        shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+        # Never echo what may be a secret (a misspelt "url_tokn" is still a token).
+        secret_like = any(w in loc.lower() for w in ("token", "secret", "password", "key_id", "access"))
+        shown = "" if isinstance(value, dict | list) or secret_like else f" (got {value!r})"
         if err["type"] == "extra_forbidden":
-            lines.append(f"{loc}: unknown field{shown}; check the spelling (see docs/configuration.md)")
+            lines.append(f"{loc}: unknown field; check the spelling (see docs/configuration.md)")
         elif err["type"] == "missing":
             lines.append(f"{loc}: required field is missing")
         else:

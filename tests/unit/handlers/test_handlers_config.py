@@ -123,3 +123,10 @@ def test_credentials_from_env():
         credentials_from_env({"BCE_ACCESS_KEY_ID": "ak"})
     creds = credentials_from_env({"BCE_ACCESS_KEY_ID": "ak", "BCE_ACCESS_KEY_SECRET": "sk", "BCE_SESSION_TOKEN": "st"})
     assert creds.secret_access_key.get_secret_value() == "sk" and "sk" not in repr(creds.secret_access_key)
+
+
+def test_errors_never_echo_secret_values():
+    msg = errors_of(config_dict(callback={"url_tokn": "hunter2-secret"}))
+    assert "callback.url_tokn: unknown field" in msg and "hunter2" not in msg
+    msg = errors_of(config_dict(callback={"url_token": 12345}))
+    assert "callback.url_token" in msg and "12345" not in msg
