@@ -130,3 +130,20 @@ def test_errors_never_echo_secret_values():
     assert "callback.url_tokn: unknown field" in msg and "hunter2" not in msg
     msg = errors_of(config_dict(callback={"url_token": 12345}))
     assert "callback.url_token" in msg and "12345" not in msg
+
+
+def test_bad_config_fails_the_cold_start_not_the_first_upload():
+    import subprocess
+    import sys
+
+    env = {"AUTOTRANSCODE_CONFIG_JSON": json.dumps(config_dict(store_url="memory://", mct={"endpoint": "x"})),
+           "BCE_ACCESS_KEY_ID": "ak", "BCE_ACCESS_KEY_SECRET": "sk", "PATH": "/usr/bin:/bin"}  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", "import handlers.on_upload"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert proc.returncode != 0
+    assert "mct.pipeline: required field is missing" in proc.stderr + proc.stdout
+    env["AUTOTRANSCODE_CONFIG_JSON"] = json.dumps(config_dict(store_url="memory://"))
+    ok = subprocess.run([sys.executable, "-c", "import handlers.on_notification, handlers.on_schedule"], cwd=ROOT,
+                        env=env, capture_output=True, text=True, check=False)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert "sk" not in [w.strip('",') for w in ok.stdout.split()]
