@@ -79,6 +79,7 @@ class MctBackend:
         self._capacity: dict[str, int] = {}
         self._pipelines: dict[str, dict] = {}  # read cache; this backend is the only writer of its database
         self.on_job_created: Callable[[QueuedJob], None] | None = None
+        self.on_capacity_changed: Callable[[], None] | None = None  # lets the scheduler use new free slots now
         self._now_cache: tuple[int, str] = (-1, "")
 
     def now(self) -> str:
@@ -129,7 +130,10 @@ class MctBackend:
                 "UPDATE pipelines SET state = ?, doc = ? WHERE name = ?", (doc["state"], json.dumps(doc), name)
             )
         self._pipelines[name] = doc
+        old_capacity = self._capacity.get(name)
         self._capacity[name] = doc["config"]["capacity"]
+        if old_capacity is not None and old_capacity != self._capacity[name] and self.on_capacity_changed:
+            self.on_capacity_changed()
 
     def _active_pipeline(self, name: str) -> dict:
         doc = self._pipeline_doc(name)

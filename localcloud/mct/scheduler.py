@@ -54,6 +54,11 @@ class Scheduler:
             self._queues.setdefault(job.pipeline, deque()).append(job)
             self._cond.notify()
 
+    def wake(self) -> None:
+        """Re-check the queues (e.g. a pipeline's capacity grew)."""
+        with self._cond:
+            self._cond.notify_all()
+
     def running_processes(self) -> int:
         """Engine processes (ffmpeg) started and not yet known to have ended."""
         with self._cond:

@@ -54,6 +54,7 @@ class MctService:
             self.backend, self.storage, self.max_running, on_finished=self._job_finished, engine=engine
         )
         self.backend.on_job_created = self.scheduler.enqueue
+        self.backend.on_capacity_changed = self.scheduler.wake
         app = build_router(MctResponses(self.backend))
         if self.faults.active:
             app = FaultInjectionMiddleware(app, self.faults)

@@ -185,3 +185,18 @@ def test_running_jobs_are_requeued_after_restart(tmp_path, make_service):
     wait_until(lambda: status(again, job_id) == "SUCCESS")
     assert engine.calls == [[job_id]]
     assert again.backend.get_pipeline("p1")["config"]["capacity"] == 20  # state survived
+
+
+def test_raising_capacity_starts_waiting_jobs_at_once(make_service):
+    service, engine = make_service(max_running=8)
+    service.backend.create_pipeline({"pipelineName": "p1", "sourceBucket": "src", "targetBucket": "dst",
+                                     "config": {"capacity": 1}})  # fmt: skip
+    ids = [create_job(service, "p1", f"in{i}.mp4", f"out{i}.mp4") for i in range(3)]
+    service.start()
+    wait_until(lambda: engine.active == 1)
+    body = {**service.backend.get_pipeline("p1"), "config": {"capacity": 3}}
+    service.backend.update_pipeline("p1", body)
+    wait_until(lambda: engine.active == 3)  # no job had to finish first
+    assert all(status(service, j) == "RUNNING" for j in ids)
+    engine.release.set()
+    wait_until(lambda: all(status(service, j) == "SUCCESS" for j in ids))
