@@ -33,11 +33,13 @@ def maybe_complete(deps: Deps, upload_id: str) -> bool:
     jobs = store.jobs_for_upload(upload_id)
     if len(jobs) < upload.expected_jobs or any(j.status not in FINAL_STATUSES for j in jobs):
         return False
+    if deps.config.downstream is not None:
+        # Before marking done: a crash between the two then leaves a row the reconciler redelivers.
+        store.ensure_delivery(upload_id, deps.now())
     if not store.mark_upload_done(upload_id, deps.now()):
         return False
     logger.info("upload done", extra={"upload_id": upload_id, "key": upload.key, "jobs": len(jobs)})
     if deps.config.downstream is not None:
-        store.ensure_delivery(upload_id, deps.now())
         deliver(deps, upload_id)
     return True
 
@@ -99,6 +101,8 @@ def deliver(deps: Deps, upload_id: str) -> Delivery | None:
     upload = store.get_upload(upload_id)
     delivery = store.get_delivery(upload_id)
     if ds is None or upload is None or delivery is None or delivery.status == DELIVERY_DELIVERED:
+        return delivery
+    if upload.status != UPLOAD_DONE:  # reopened by a redrive: the event goes out when it is done again
         return delivery
     body = json.dumps(build_event(upload, store.jobs_for_upload(upload_id)), sort_keys=True, separators=(",", ":"))
     secret = ds.secret.get_secret_value() if ds.secret else None

@@ -350,3 +350,36 @@ def test_wrong_path_is_a_404_naming_the_expected_one():
         assert on_notification.handler(event, None)["statusCode"] == 200
     finally:
         runtime.set_deps(None)
+
+
+def test_crash_after_marking_done_is_redelivered_by_the_reconciler():
+    from datetime import timedelta
+
+    from handlers.reconcile import reconcile
+    from handlers.store import MemoryStore, utcnow
+
+    class CrashOnce(MemoryStore):
+        crashed = False
+
+        def record_delivery(self, delivery):
+            if not self.crashed:
+                self.crashed = True
+                raise RuntimeError("function killed mid-delivery")
+            super().record_delivery(delivery)
+
+    receiver = Receiver()
+    server = serve_in_thread(receiver)
+    try:
+        deps = make_deps(config_dict(downstream={"url": server.url}), store=CrashOnce())
+        submitted(deps)
+        with pytest.raises(RuntimeError):
+            list(finish_all(deps))
+        uid = upload_id_for("uploads", "incoming/x.mp4", "etag-1")
+        assert deps.store.get_upload(uid).status == UPLOAD_DONE
+        deps.now = lambda: utcnow() + timedelta(minutes=6)
+        assert reconcile(deps)["redelivered"] == 1
+        assert deps.store.get_delivery(uid).status == DELIVERY_DELIVERED
+        assert len(receiver.requests) == 2  # at-least-once: the receiver dedupes on upload.id
+        assert len({json.loads(r["body"])["upload"]["id"] for r in receiver.requests}) == 1
+    finally:
+        server.stop()
