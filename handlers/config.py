@@ -55,8 +55,11 @@ class MctCredentials(_Model):
 
 
 class MctConfig(_Model):
-    endpoint: str = Field(description="MCT endpoint, e.g. http://media.bj.baidubce.com or http://127.0.0.1:18081")
-    region: str = "bj"
+    endpoint: str = Field(
+        default="",
+        description="MCT endpoint, e.g. http://127.0.0.1:18081; default http://media.{region}.baidubce.com",
+    )
+    region: str = Field(default="bj", pattern=r"^[a-z]{2,8}$")
     pipeline: str = Field(description="default MCT pipeline; its source bucket must be the rule's bucket")
     timeout_seconds: float = Field(default=10, gt=0, le=120)
     max_attempts: int = Field(default=4, ge=1, le=10, description="tries per MCT call on transient errors")
@@ -65,10 +68,14 @@ class MctConfig(_Model):
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, v: str) -> str:
-        v = v.strip().rstrip("/")
-        if not v:
-            raise ValueError("must not be empty; e.g. http://media.bj.baidubce.com")
-        return v
+        return v.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _default_endpoint(self) -> MctConfig:
+        if not self.endpoint:
+            # Host pattern from the Go/Java SDKs (reference mct-api §1); only bj/gz/su are known to exist.
+            object.__setattr__(self, "endpoint", f"http://media.{self.region}.baidubce.com")
+        return self
 
     @field_validator("pipeline")
     @classmethod

@@ -147,3 +147,11 @@ def test_bad_config_fails_the_cold_start_not_the_first_upload():
                         env=env, capture_output=True, text=True, check=False)  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     assert "sk" not in [w.strip('",') for w in ok.stdout.split()]
+
+
+def test_endpoint_defaults_from_region():
+    data = config_dict()
+    data["mct"] = {"pipeline": "p", "region": "gz"}
+    assert parse_config(data, env={}).mct.endpoint == "http://media.gz.baidubce.com"
+    data["mct"]["region"] = "Bad Region"
+    assert "mct.region" in errors_of(data)
