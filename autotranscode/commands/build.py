@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -40,9 +41,11 @@ def run(args) -> int:
     if not config.exists():
         print(f"error: --config {config}: no such file", file=sys.stderr)
         return 2
-    stage = root / "build" / "cfc"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix="autotranscode-build-") as tmp:
+        return _build(args, handlers, config, Path(tmp))
+
+
+def _build(args, handlers: Path, config: Path, stage: Path) -> int:
     if not args.no_deps:
         proc = subprocess.run(pip_command(stage, args.requirements), check=False)
         if proc.returncode:
