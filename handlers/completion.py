@@ -51,7 +51,7 @@ def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
         entry: dict[str, Any] = {"target": j.target, "job_id": j.job_id, "status": j.status}
         if j.kind == KIND_THUMBNAIL:
             entry.update(
-                bucket=target.get("targetBucket"),
+                bucket=target.get("targetBucket") or j.result.get("target_bucket"),
                 key_prefix=target.get("keyPrefix"),
                 format=target.get("format"),
                 keys=j.result.get("keys", []),
@@ -60,7 +60,7 @@ def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
         else:
             entry.update(
                 preset=target.get("presetName"),
-                bucket=target.get("targetBucket"),
+                bucket=target.get("targetBucket") or j.result.get("target_bucket"),
                 key=target.get("targetKey"),
                 output=j.result.get("output", {}),
             )

@@ -113,6 +113,8 @@ class JobView:
             out["error"] = self.error
         if self.keys:
             out["keys"] = self.keys
+        if self.target.get("target_bucket"):  # where MCT actually wrote (the pipeline's target bucket by default)
+            out["target_bucket"] = self.target["target_bucket"]
         return out
 
 

@@ -77,16 +77,13 @@ def plan_jobs(cfg: Config, rule: Rule, obj: ObjectCreated) -> list[PlannedJob]:
     planned = []
     for t in rule.targets:
         key = render_key(t.key, obj.key, preset=t.preset, ext=t.extension, target=t.target_name)
-        target: dict[str, Any] = {"targetKey": key, "presetName": t.preset}
-        if t.bucket:
-            target["targetBucket"] = t.bucket
+        # Always explicit: outputs land where the recursion guard checked (the rule's bucket unless set).
+        target: dict[str, Any] = {"targetKey": key, "presetName": t.preset, "targetBucket": t.bucket or rule.bucket}
         request = {"pipeline": pipeline, "source": {"sourceKey": obj.key}, "target": target}
         planned.append(PlannedJob(t.target_name, KIND_TRANSCODE, request, t.frame_size))
     for th in rule.thumbnails:
         prefix = render_key(th.key_prefix, obj.key, target=th.name)
-        ttarget: dict[str, Any] = {"keyPrefix": prefix, "format": th.format}
-        if th.bucket:
-            ttarget["targetBucket"] = th.bucket
+        ttarget: dict[str, Any] = {"keyPrefix": prefix, "format": th.format, "targetBucket": th.bucket or rule.bucket}
         if th.width:
             ttarget["widthInPixel"] = th.width
         if th.height:

@@ -123,6 +123,7 @@ def test_upload_to_done_event_via_mct_callbacks(cloud, tmp_path):
     assert done["upload"] == {**done["upload"], "bucket": "uploads", "key": KEY, "etag": etag}
     [output] = done["outputs"]
     assert output["key"] == "transcoded/incoming/my clip 视频/360p.mp4"
+    assert output["bucket"] == "uploads"  # from MCT's job (the pipeline's target bucket)
     assert output["output"]["video"]["width_in_pixel"] > 0
     assert mct.service.storage.exists("uploads", output["key"])
     [thumb] = done["thumbnails"]

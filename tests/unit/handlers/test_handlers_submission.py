@@ -20,12 +20,13 @@ def test_one_job_per_target_plus_thumbnails(deps):
     assert jobs["bce.video_mp4_1280x720_2048kbps"]["target"] == {
         "targetKey": "out/incoming/a b/clip/720p.mp4",
         "presetName": "bce.video_mp4_1280x720_2048kbps",
+        "targetBucket": "uploads",
     }
     assert jobs["bce.video_mp4_1280x720_2048kbps"]["source"] == {"sourceKey": "incoming/a b/clip.MP4"}
     assert jobs["bce.video_mp4_1280x720_2048kbps"]["pipelineName"] == "autotranscode"
     thumb = next(j for j in deps.mct.jobs.values() if j["kind"] == "thumbnail")
     assert thumb["source"] == {"key": "incoming/a b/clip.MP4"}
-    assert thumb["target"] == {"keyPrefix": "thumbs/incoming/a b/clip/", "format": "jpg"}
+    assert thumb["target"] == {"keyPrefix": "thumbs/incoming/a b/clip/", "format": "jpg", "targetBucket": "uploads"}
     assert thumb["capture"] == {"mode": "auto"}
 
 
