@@ -71,6 +71,17 @@ def test_animated_gif_and_webp_with_frame_rate(storage):
     assert webp.keys == ["t/anim.webp"] and data[8:12] == b"WEBP" and data.count(b"ANMF") == 6
 
 
+def test_mp4_thumbnail_is_a_short_clip_of_the_frames(storage):
+    result = thumbnail(job("t/clip", "mp4", rate=2, mode="split", frameNumber=4), storage)
+    assert result.keys == ["t/clip.mp4"]
+    info = probe_media(storage.object_path("dst", "t/clip.mp4"))
+    assert info["video"]["codec"] == "h264" and (info["video"]["widthInPixel"], info["video"]["heightInPixel"]) == (
+        200,
+        150,
+    )
+    assert abs(info["durationInMillisecond"] - 2000) <= 100  # 4 frames at 2 fps
+
+
 def test_errors(storage):
     with pytest.raises(EngineError) as err:
         thumbnail(job("t/x", source="missing.mp4"), storage)

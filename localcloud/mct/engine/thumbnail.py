@@ -8,8 +8,8 @@ Capture modes:
   ``minIntervalInSecond`` would be violated.
 
 Single images are extracted by seeking (one ``-ss t -i src`` input per frame, all in one ffmpeg process), so
-sparse frames of a long video cost little. gif/webp with ``frame_rate`` give ONE animated file made of the picked
-frames (``auto``: the whole clip sampled at ``frame_rate``) played at ``frame_rate``.
+sparse frames of a long video cost little. gif/webp with ``frame_rate`` (and mp4 always) give ONE animated file made
+of the picked frames (``auto``: the whole clip sampled at ``frame_rate``) played at ``frame_rate``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from localcloud.mct.engine.probe import probe_media
 from localcloud.mct.engine.transcode import OnProcess, _run_ffmpeg, source_missing
 from localcloud.mct.engine.types import EngineError, ThumbnailRequest, ThumbnailResult
 
-FORMATS = {"jpg", "png", "gif", "webp"}
+FORMATS = {"jpg", "png", "gif", "webp", "mp4"}
+ANIMATED_FORMATS = {"gif", "webp"}  # animated only when frame_rate is given; mp4 is always a clip
+DEFAULT_MP4_FRAME_RATE = 1.0  # [INFERRED] playback rate of an mp4 thumbnail without target.frameRate
 MODES = {"auto", "manual", "split"}
 AUTO_POSITION = 1 / 3  # auto mode: the frame at this fraction of the duration
 MAX_FRAMES = 500  # [INFERRED] cap on frames per job (the real limit is not documented)
@@ -98,7 +100,7 @@ def scale_filter(req: ThumbnailRequest, info: dict) -> str:
             raise EngineError("InvalidPreset", f"target.{name}={value!r}: must be between 10 and 2000")
     size = A.display_size(info)
     if size is None:
-        return f"scale={req.width}:{req.height}:force_original_aspect_ratio=decrease"
+        return f"scale={req.width}:{req.height}:force_original_aspect_ratio=decrease:force_divisible_by=2"
     pw, ph, bw, bh = A.target_size(size[0], size[1], req.width, req.height, req.sizing_policy)
     chain = f"scale={pw}:{ph}"
     if (bw, bh) != (pw, ph):
@@ -122,8 +124,8 @@ def thumbnail(req: ThumbnailRequest, storage, on_process: OnProcess = None) -> T
     duration = (info.get("durationInMillisecond") or 0) / 1000 or None
     times = capture_times(req.capture or {}, duration)
     scale = scale_filter(req, info)
-    animated = fmt in ("gif", "webp") and req.frame_rate
-    if animated and not 0.01 <= float(req.frame_rate) <= 30:
+    animated = fmt == "mp4" or (fmt in ANIMATED_FORMATS and req.frame_rate)
+    if animated and req.frame_rate is not None and not 0.01 <= float(req.frame_rate) <= 30:
         raise EngineError("InvalidPreset", f"target.frameRate={req.frame_rate}: must be between 0.01 and 30")
     ff = ffmpeg_path()
     tmp = storage.new_temp_dir()
@@ -161,7 +163,7 @@ def _stills_argv(ff: str, path: str, times: list[float], outs: list[Path], scale
 
 
 def _animated_argv(ff, path, req, fmt, times, duration, scale, out: Path) -> list[str]:
-    rate = float(req.frame_rate)
+    rate = float(req.frame_rate or DEFAULT_MP4_FRAME_RATE)
     mode = (req.capture or {}).get("mode") or "auto"
     if mode == "auto":
         start, span = 0.0, duration or 10.0
@@ -177,7 +179,10 @@ def _animated_argv(ff, path, req, fmt, times, duration, scale, out: Path) -> lis
     if fmt == "gif":
         vf += ",split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer"
         enc = ["-c:v", "gif", "-loop", "0", "-f", "gif"]
-    else:
+    elif fmt == "webp":
         enc = ["-c:v", "libwebp_anim", "-quality", "75", "-loop", "0", "-f", "webp"]
+    else:
+        vf += ",format=yuv420p"
+        enc = ["-c:v", "libx264", "-preset", "veryfast", "-movflags", "+faststart", "-f", "mp4"]
     return argv + ["-an", "-filter_complex", f"[0:v:0]{vf}", "-frames:v", str(count), "-r", f"{rate:g}", *enc,
                    str(out)]  # fmt: skip
