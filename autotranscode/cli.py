@@ -58,13 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.version:  # before logging is set up: the ffmpeg line is printed, not logged too
+        print(_version_text())
+        return 0
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.version:
-        print(_version_text())
-        return 0
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
