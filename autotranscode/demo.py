@@ -89,6 +89,7 @@ def demo_config(mct_url: str, downstream_url: str, downstream_secret: str) -> di
 
 
 def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoResult:
+    from autotranscode.commands.provision import provision_localcloud
     from handlers.store import SqlStore, upload_id_for
     from localcloud.cfc.template import load_template
     from localcloud.samples import make_sample_clip
@@ -107,8 +108,6 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
     ports = {"bos_port": free_port(), "mct_port": free_port(), "cfc_port": free_port()}
     mct_url = f"http://127.0.0.1:{ports['mct_port']}"
     config = demo_config(mct_url, f"{downstream.url}/upload-done", secret)
-    config_path = data_dir / "autotranscode.json"
-    config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
     # Per function, as LocalStack's own config override is per function too (and would otherwise win).
     overrides = {name: {"AUTOTRANSCODE_CONFIG_JSON": json.dumps(config)} for name in load_template(TEMPLATE)}
 
@@ -126,8 +125,10 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
         stack.start()
         say(f"  BOS {stack.bos_url}   MCT {stack.mct_url}   CFC {stack.cfc_url}   downstream {downstream.url}")
         say(f"  function logs: {data_dir / 'functions.log'}")
-        store_url = f"sqlite:///{data_dir / 'autotranscode.sqlite3'}"
-        _provision(config_path, store_url, f"{stack.cfc_url}{config['callback']['path']}", say)
+        any_function = next(iter(stack.runtime.functions))
+        store_url = stack.runtime.function_env(any_function)["AUTOTRANSCODE_STORE_URL"]  # the store they all share
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # this process only: keep the output readable
+        provision_localcloud(stack, say)
 
         clip = options.clip
         if clip is None:
@@ -158,16 +159,6 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
         stack.stop()
         downstream.stop()
         function_log.close()
-
-
-def _provision(config_path: Path, store_url: str, callback_url: str, say: Callable[[str], None]) -> None:
-    from autotranscode.cli import main as cli
-
-    say(f"provisioning MCT (pipeline, notification -> {callback_url})")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # this process only: keep the demo's output readable
-    code = cli(["provision", "--config", str(config_path), "--store-url", store_url, "--callback-url", callback_url])
-    if code != 0:
-        raise RuntimeError(f"autotranscode provision failed with exit code {code}")
 
 
 def _watch(stack, store, upload_id, receiver, timeout, started, say) -> None:

@@ -146,3 +146,30 @@ def run(args) -> int:
     for line in actions:
         print(line)
     return 0
+
+
+def provision_localcloud(stack, say=print) -> None:
+    """Provision a running localcloud for its template: for each function with an HTTP trigger (the notification
+    function), its configuration with the callback pointed at that trigger on this CFC.
+
+    Uses the functions' own environment, so what is provisioned is what they will run with.
+    """
+    import json
+
+    from autotranscode.cli import main as cli
+
+    for name, spec in stack.runtime.functions.items():
+        env = stack.runtime.function_env(name)
+        config_json = env.get("AUTOTRANSCODE_CONFIG_JSON")
+        if not spec.http_triggers or not config_json:
+            continue
+        config_path = stack.data_dir / f"{name}.config.json"
+        config_path.write_text(json.dumps(json.loads(config_json), indent=2), encoding="utf-8")
+        callback_url = stack.cfc_url + spec.http_triggers[0].resource_path
+        say(f"provisioning MCT for {name} (pipeline, notification -> {callback_url})")
+        args = ["provision", "--config", str(config_path), "--callback-url", callback_url]
+        if env.get("AUTOTRANSCODE_STORE_URL"):
+            args += ["--store-url", env["AUTOTRANSCODE_STORE_URL"]]
+        code = cli(args)
+        if code != 0:
+            raise RuntimeError(f"autotranscode provision for {name} failed with exit code {code}")

@@ -32,6 +32,11 @@ def register(subparsers) -> None:
     )
     p.add_argument("--no-watch", action="store_true", help="do not turn files dropped into bucket dirs into events")
     p.add_argument("--faults", default=None, help='fault injection, e.g. "api_error_rate=0.2,bos_redeliveries=1"')
+    p.add_argument(
+        "--no-provision",
+        action="store_true",
+        help="do not create the MCT pipeline and callback notification from the functions' config at start-up",
+    )
     p.set_defaults(func=run)
 
 
@@ -71,6 +76,15 @@ def run(args) -> int:
     except (TemplateError, MctUnavailable, PortInUse) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not args.no_provision:
+        from autotranscode.commands.provision import provision_localcloud
+
+        try:
+            provision_localcloud(stack)
+        except RuntimeError as exc:
+            stack.stop()
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     stopped = threading.Event()
     try:  # from here on every way out (Ctrl-C, SIGTERM, an error) stops the stack before the interpreter exits
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
