@@ -25,6 +25,8 @@ def make_sample_clip(
     portrait: bool = False,
     codec: str = "h264",
     rotate: int = 0,
+    x264_preset: str = "ultrafast",
+    video_bitrate: str | None = None,
 ) -> Path:
     """Write a test clip to ``path`` and return it.
 
@@ -55,7 +57,9 @@ def make_sample_clip(
         if suffix != ".wav":
             argv += ["-b:a", "96k"]
     else:
-        argv += ["-c:v", VIDEO_ENCODERS[codec], "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+        argv += ["-c:v", VIDEO_ENCODERS[codec], "-preset", x264_preset, "-pix_fmt", "yuv420p"]
+        if video_bitrate:
+            argv += ["-b:v", video_bitrate]
         if codec != "h264":
             argv += ["-x265-params", "log-level=error"]
             if suffix in (".mp4", ".mov"):
