@@ -263,3 +263,12 @@ def test_shared_decode_cascades_scaling_from_the_nearest_larger_size():
     assert scales[0].startswith("[vs") and "scale=1280:720" in scales[0]  # from the source
     assert scales[1].startswith("[vn0s") and "scale=852:480" in scales[1]  # from 720p
     assert scales[2].startswith("[vn1s") and "scale=640:360" in scales[2]  # from 480p
+
+
+def test_clip_starting_after_the_end_of_the_source_is_rejected():
+    with pytest.raises(EngineError) as err:
+        plan({"container": "mp4", "video": {}}, sources=[src(start=10)])
+    assert "clips[].startTimeInSecond=10" in err.value.message
+    with pytest.raises(EngineError) as err:
+        plan({"container": "mp4", "video": {}, "clip": {"startTimeInSecond": 4}}, sources=[src(start=7)])
+    assert "clip.startTimeInSecond=11" in err.value.message and "10 s" in err.value.message

@@ -199,10 +199,12 @@ def effective_clips(sources: list[SourceSpec], preset: dict) -> tuple[list[Sourc
             raise _invalid("clips[].startTimeInSecond", s.start_s, "must be greater than or equal to 0")
         if s.duration_s is not None and s.duration_s <= 0:
             raise _invalid("clips[].durationInSecond", s.duration_s, "must be greater than 0")
+        _check_inside(s, s.start_s or 0.0, "clips[].startTimeInSecond")
     if len(sources) != 1 or (not p_start and p_dur is None):
         return list(sources), (p_start, p_dur)
     s = sources[0]
     start = (s.start_s or 0.0) + p_start
+    _check_inside(s, start, "clip.startTimeInSecond")
     dur = s.duration_s
     if dur is not None:
         dur = dur - p_start
@@ -211,6 +213,13 @@ def effective_clips(sources: list[SourceSpec], preset: dict) -> tuple[list[Sourc
     if p_dur is not None:
         dur = p_dur if dur is None else min(dur, p_dur)
     return [SourceSpec(s.path, s.info, start or None, dur)], (0.0, None)
+
+
+def _check_inside(source: SourceSpec, start: float, field_name: str) -> None:
+    """A clip must start before its source ends (else ffmpeg happily writes an empty file)."""
+    duration_ms = source.info.get("durationInMillisecond")
+    if start and duration_ms is not None and start * 1000 >= duration_ms - 20:
+        raise _invalid(field_name, start, f"starts at or after the end of the source ({duration_ms / 1000:g} s)")
 
 
 def clip_signature(sources: list[SourceSpec], preset: dict) -> tuple:

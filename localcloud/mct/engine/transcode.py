@@ -40,6 +40,7 @@ GENERIC_STDERR = (
     "Exiting normally",
     "Supported ",
 )
+NO_OUTPUT_MESSAGE = "ffmpeg wrote no playable output (does the clip lie inside the source?)"
 _POINTER = re.compile(r" @ 0x[0-9a-f]+\]")
 
 
@@ -218,7 +219,10 @@ def _finish(req: TranscodeRequest, out: A.OutputSpec, main: Path, storage) -> Tr
 
 def describe_output(main: Path, files: list[Path], container: str, out: A.OutputSpec) -> dict:
     """The wire ``output`` object (reference §2.3) from the finished files."""
-    info = _probe_output(main, container, out)
+    try:
+        info = _probe_output(main, container, out)
+    except EngineError:
+        raise EngineError("TranscodeFailed", NO_OUTPUT_MESSAGE) from None
     total = sum(f.stat().st_size for f in files)
     duration_ms = info.get("durationInMillisecond") or 0
     result: dict = {}
