@@ -272,3 +272,9 @@ def test_clip_starting_after_the_end_of_the_source_is_rejected():
     with pytest.raises(EngineError) as err:
         plan({"container": "mp4", "video": {}, "clip": {"startTimeInSecond": 4}}, sources=[src(start=7)])
     assert "clip.startTimeInSecond=11" in err.value.message and "10 s" in err.value.message
+
+
+def test_segment_names_are_safe_in_playlists():
+    argv = plan({"container": "hls", "video": {}}, name="my clip 50%$.m3u8").argv
+    assert argv[-1] == "/tmp/o0/my clip 50%$.m3u8"  # the playlist keeps the target key's name
+    assert opt(argv, "-hls_segment_filename") == "/tmp/o0/my_clip_50__-%05d.ts"

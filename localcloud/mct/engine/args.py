@@ -566,11 +566,17 @@ def stem_of(name: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name.strip(".") else name
 
 
+def segment_stem(name: str) -> str:
+    """Prefix of segment names: the main file's stem with characters that need escaping in playlist/manifest URIs
+    or in ffmpeg name patterns (space, %, $, ?, #, ...) replaced by "_"."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem_of(name)) or "media"
+
+
 def _muxer_args(out: OutputSpec, video: bool, audio: bool, video_codec: str | None) -> tuple[list[str], Path, dict]:
     preset = out.preset
     container = container_of(preset)
     main = out.out_dir / out.name
-    stem = stem_of(out.name)
+    stem = segment_stem(out.name)
     aux: dict[Path, bytes] = {}
     encryption = preset.get("encryption")
     if encryption and container not in ("hls", "a-hls"):
@@ -593,7 +599,8 @@ def _muxer_args(out: OutputSpec, video: bool, audio: bool, video_codec: str | No
             args += ["-force_key_frames", f"expr:gte(t,n_forced*{_secs(seg)})"]
         args += [
             "-f", "hls", "-hls_time", _secs(seg), "-hls_list_size", "0", "-hls_playlist_type", "vod",
-            "-hls_segment_type", "mpegts", "-hls_segment_filename", str(out.out_dir / f"{stem}-%05d.ts"),
+            "-hls_segment_type", "mpegts",
+            "-hls_segment_filename", str(out.out_dir / f"{stem}-%05d.ts"),
         ]  # fmt: skip
         if encryption:
             if not out.aes_key or len(out.aes_key) != 16:

@@ -253,7 +253,7 @@ def describe_output(main: Path, files: list[Path], container: str, out: A.Output
 def _probe_output(main: Path, container: str, out: A.OutputSpec) -> dict:
     if container in ("hls", "a-hls") and out.preset.get("encryption") and out.aux_dir is not None:
         # Probe a private copy of the playlist whose key URI points at the local key file.
-        key_file = out.aux_dir / f"{A.stem_of(out.name)}.key"
+        key_file = out.aux_dir / f"{A.segment_stem(out.name)}.key"
         text = main.read_text()
         lines = []
         for line in text.splitlines():
