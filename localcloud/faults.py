@@ -32,6 +32,19 @@ class FaultConfigError(ValueError):
     pass
 
 
+# One line per setting: what `--faults help` prints and what CLI help texts can show.
+SETTINGS_HELP = """fault settings (--faults "name=value,name=value" or $AUTOTRANSCODE_FAULTS):
+  api_error_rate=0..1        share of MCT/BOS API requests answered with an injected error
+  api_error_kinds=500|503|throttle|timeout   which errors (throttle = 429, timeout = hang timeout_s then 504)
+  timeout_s=SECONDS          how long a 'timeout' fault hangs (default 3)
+  api_latency_ms=MS          latency added to every API request
+  callback_drop_rate=0..1    share of MCT completion callbacks never sent
+  callback_duplicate_rate=0..1  share of callbacks sent twice
+  callback_delay_ms=MS       random delay up to MS per callback copy (callbacks overtake each other)
+  bos_redeliveries=N         extra deliveries of every BOS upload event
+  seed=N                     make the random choices repeatable"""
+
+
 @dataclass
 class FaultConfig:
     api_error_rate: float = 0.0
@@ -45,6 +58,8 @@ class FaultConfig:
     seed: int | None = None
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # What was injected so far ("500", "timeout", "callback_dropped", ...): figures for tests and reports.
+    injected: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
         for name in ("api_error_rate", "callback_drop_rate", "callback_duplicate_rate"):
@@ -72,6 +87,8 @@ class FaultConfig:
     @classmethod
     def parse(cls, spec: str | None) -> FaultConfig:
         """``"name=value,name=value"``; kinds separated by ``|``. Empty → no faults."""
+        if (spec or "").strip().lower() in ("help", "list", "?"):
+            raise FaultConfigError(SETTINGS_HELP)
         values: dict[str, object] = {}
         types = {f.name: f.type for f in dataclasses.fields(cls) if not f.name.startswith("_")}
         for item in filter(None, (part.strip() for part in (spec or "").split(","))):
@@ -103,21 +120,32 @@ class FaultConfig:
         with self._lock:
             return self._rng.choice(items)
 
+    def _count(self, what: str, n: int = 1) -> None:
+        with self._lock:
+            self.injected[what] = self.injected.get(what, 0) + n
+
     # ----- decisions (one place each) -----------------------------------------------------------------------
     def api_fault(self) -> str | None:
         """The error kind to answer this API request with, or None to let it through."""
         if self.api_error_rate and self._random() < self.api_error_rate:
-            return self._choice(self.api_error_kinds)
+            kind = self._choice(self.api_error_kinds)
+            self._count(kind)
+            return kind
         return None
 
     def callback_delivery_delays(self) -> list[float]:
         """Delays (seconds) of each copy of one callback to send: [] = dropped, two entries = duplicated."""
         if self.callback_drop_rate and self._random() < self.callback_drop_rate:
+            self._count("callback_dropped")
             return []
         copies = 2 if self.callback_duplicate_rate and self._random() < self.callback_duplicate_rate else 1
+        if copies == 2:
+            self._count("callback_duplicated")
         return [self._random() * self.callback_delay_ms / 1000.0 for _ in range(copies)]
 
     def bos_event_deliveries(self) -> int:
+        if self.bos_redeliveries:
+            self._count("bos_redelivered", self.bos_redeliveries)
         return 1 + self.bos_redeliveries
 
 

@@ -1,0 +1,128 @@
+"""Reliability R1/R2 (issue #7): redelivered upload events and an unreliable MCT API never lose or duplicate a job.
+
+The upload function runs in-process (its CFC entrypoint) against localcloud MCT over HTTP with the real SDK; the
+engine is ``FastEngine`` (no ffmpeg) so a thousand deliveries take seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from handlers.on_upload import handler as on_upload_handler
+from handlers.reconcile import reconcile
+from handlers.store import SUCCESS, UPLOAD_DONE
+from localcloud.faults import FaultConfig
+from tests.reliability_support import JOBS_PER_UPLOAD, PIPELINE, make_cloud, report, wait_for
+
+
+def output_keys(mct_jobs: list[dict]) -> Counter:
+    """Where each MCT job writes: two jobs with one output key would be a duplicate."""
+    return Counter(j["target"].get("targetKey") or j["target"].get("keyPrefix") for j in mct_jobs)
+
+
+def check_one_job_per_target(cloud, uploads: int) -> tuple[int, int]:
+    """MCT and the store agree: exactly uploads x k jobs, each output once, every claim has its MCT job."""
+    expected = uploads * JOBS_PER_UPLOAD
+    mct_jobs = cloud.mct_jobs()
+    keys = output_keys(mct_jobs)
+    duplicates = sum(n - 1 for n in keys.values())
+    store_jobs = cloud.store_jobs()
+    assert duplicates == 0, [k for k, n in keys.items() if n > 1][:5]
+    assert len(mct_jobs) == expected
+    assert len(store_jobs) == expected
+    assert {j.job_id for j in store_jobs} == {j["jobId"] for j in mct_jobs}
+    return len(mct_jobs), duplicates
+
+
+@pytest.mark.parametrize(("uploads", "deliveries"), [(100, 10)])
+def test_r1_every_upload_event_delivered_10x_concurrently_creates_each_job_once(tmp_path, request, uploads, deliveries):
+    # Scheduler not started: jobs stay PENDING, this is only about creating them.
+    cloud = make_cloud(tmp_path, start=False, notify=None)
+    try:
+        events = [cloud.upload(f"incoming/r1/clip{i:03d}.mp4") for i in range(uploads)]
+        work = [e for e in events for _ in range(deliveries)]
+        random.Random(1).shuffle(work)
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            summaries = list(pool.map(lambda e: on_upload_handler(e, None), work))
+        elapsed = time.monotonic() - started
+
+        assert sum(s["submitted"] for s in summaries) == uploads * JOBS_PER_UPLOAD
+        assert sum(s["submitted"] + s["existing"] for s in summaries) == uploads * deliveries * JOBS_PER_UPLOAD
+        # Counted through the MCT API too (the real SDK's list calls), not only the service state.
+        listed = (
+            cloud.mct.client.list_jobs(PIPELINE).jobs
+            + cloud.mct.client.list_thumbnail_jobs_by_pipeline(PIPELINE).thumbnails
+        )
+        assert len(listed) == uploads * JOBS_PER_UPLOAD
+        jobs, duplicates = check_one_job_per_target(cloud, uploads)
+        report(
+            request,
+            f"R1: {uploads} uploads x {deliveries} deliveries (32 concurrent) -> {jobs} jobs in MCT and store "
+            f"(expected {uploads * JOBS_PER_UPLOAD}), {duplicates} duplicates, {elapsed:.1f} s",
+        )
+    finally:
+        cloud.stop()
+
+
+def run_r2(tmp_path, request, uploads: int, error_rate: float, label: str = "R2") -> None:
+    faults = FaultConfig(
+        api_error_rate=error_rate, api_error_kinds=("500", "503", "throttle", "timeout"), timeout_s=0.2, seed=2
+    )
+    cloud = make_cloud(tmp_path, faults=faults)
+    try:
+        events = [cloud.upload(f"incoming/r2/clip{i:03d}.mp4") for i in range(uploads)]
+        work = events * 2  # BOS delivers every event at least once: here twice
+        random.Random(2).shuffle(work)
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            accepted = list(pool.map(cloud.deliver_like_cfc, work))
+        dead_lettered = accepted.count(False)
+
+        rounds = 0
+
+        def finished() -> bool:
+            nonlocal rounds
+            rounds += 1
+            reconcile(cloud.deps, stale_after=timedelta(0))  # lost creates and callbacks: the safety net
+            ups = {u.upload_id: u for _, u in cloud.deps.store.list_jobs(limit=100_000)}
+            return len(ups) == uploads and all(u.status == UPLOAD_DONE for u in ups.values())
+
+        wait_for(finished, timeout=120, interval=0.2, what="every upload done")
+        elapsed = time.monotonic() - started
+        time.sleep(0.3)  # late duplicate callbacks must change nothing
+        reconcile(cloud.deps, stale_after=timedelta(0))
+
+        jobs, duplicates = check_one_job_per_target(cloud, uploads)
+        by_id = {j["jobId"]: j for j in cloud.mct_jobs()}
+        for job in cloud.store_jobs():
+            assert job.status == SUCCESS == by_id[job.job_id]["jobStatus"], (job, by_id[job.job_id])
+        events_out = cloud.uploads_done_events()
+        assert sorted(e["upload"]["key"] for e in events_out) == sorted(e["events"][0]["content"]["object"]
+                                                                        for e in events)  # fmt: skip
+        injected = dict(sorted(faults.injected.items()))
+        assert sum(injected.values()) > 0
+        report(
+            request,
+            f"{label}: {uploads} uploads x 2 deliveries, {error_rate:.0%} MCT API faults {injected} -> {jobs} jobs "
+            f"(expected {uploads * JOBS_PER_UPLOAD}), {duplicates} duplicates, {len(events_out)} done events, "
+            f"{dead_lettered} deliveries gave up after CFC retries (finished by the reconciler in {rounds} rounds), "
+            f"{elapsed:.1f} s",
+        )
+    finally:
+        cloud.stop()
+
+
+def test_r2_30_percent_mct_api_faults_every_upload_gets_all_its_jobs_once(tmp_path, request):
+    run_r2(tmp_path, request, uploads=20, error_rate=0.3)
+
+
+@pytest.mark.slow
+def test_r2_slow_200_uploads_at_50_percent_faults(tmp_path, request):
+    run_r2(tmp_path, request, uploads=200, error_rate=0.5, label="R2(slow)")
