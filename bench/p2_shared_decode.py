@@ -4,25 +4,28 @@ transcode_many (one ffmpeg process, one decode) vs 4 separate transcode calls, m
 Prints JSON {"separate_s", "shared_s", "ratio", ...} (the median of --rounds rounds; wall-clock and CPU time)
 and writes bench/results/p2_shared_decode.json. Target: ratio <= 0.75. Wall-clock ratios depend on how busy the
 machine is (shared decode wins on both CPU work and on keeping every core busy); cpu_ratio is the steadier number.
-Usage: .venv/bin/python bench/p2_shared_decode.py [--seconds 10] [--rounds 3]
+Usage: python -m bench.p2_shared_decode [--seconds 10] [--rounds 3] [--source phone|light]  (or make bench)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __package__ in (None, ""):  # run as a script: make `bench` and `localcloud` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import progress, report, source_clip
 from localcloud.mct.engine import ClipInput, TranscodeRequest, transcode, transcode_many
-from localcloud.samples import make_sample_clip
 from localcloud.storage import LocalStorage
+
+TARGET_RATIO = 0.75
 
 # The upload being transcoded: "phone" is what users upload (1080p30, High profile with CABAC and B-frames,
 # ~16 Mbps), so decoding it costs what it costs in real life; "light" is the cheapest-to-decode test clip.
@@ -68,8 +71,8 @@ def _dims(results) -> list[tuple[int, int]]:
     return [(r.output["video"]["widthInPixel"], r.output["video"]["heightInPixel"]) for r in results]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.p2_shared_decode", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs both modes, order alternating")
     parser.add_argument(
@@ -78,16 +81,15 @@ def main() -> int:
         default="phone",
         help="phone: 1080p30 High profile 16 Mbps (decodes like an upload); light: ultrafast 25 fps (cheap to decode)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
     rounds = []
     with tempfile.TemporaryDirectory() as tmp:
         storage = LocalStorage(tmp)
         storage.create_bucket("src")
         storage.create_bucket("dst")
-        make_sample_clip(
-            storage.object_path("src", "in.mp4"), seconds=args.seconds, width=1920, height=1080, **SOURCES[args.source]
-        )
+        clip = source_clip(args.seconds, 1920, 1080, **SOURCES[args.source])
+        shutil.copyfile(clip, storage.object_path("src", "in.mp4"))
         for r in range(args.rounds):
             procs: list = []
 
@@ -107,7 +109,7 @@ def main() -> int:
             rounds.append({"separate_s": sep[0], "shared_s": shr[0], "separate_cpu_s": sep[1], "shared_cpu_s": shr[1],
                            "processes": len(procs)})  # fmt: skip
             ratio = shr[0] / sep[0]
-            print(f"round {r}: separate {sep[0]:.2f}s shared {shr[0]:.2f}s ratio {ratio:.3f}", file=sys.stderr)
+            progress(f"round {r}: separate {sep[0]:.2f}s shared {shr[0]:.2f}s ratio {ratio:.3f}")
     mid = sorted(rounds, key=lambda x: x["shared_s"] / x["separate_s"])[len(rounds) // 2]  # the median round
     result = {
         "separate_s": round(mid["separate_s"], 3),
@@ -121,13 +123,9 @@ def main() -> int:
         "renditions": [f"{w}x{h}" for w, h, _ in RENDITIONS],
         "source": f"{args.source}: 1920x1080 {args.seconds:g}s testsrc2 h264+aac",
         "source_encoding": SOURCES[args.source],
-        "cores": os.cpu_count(),
-        "loadavg_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "loadavg_before": round(load_before, 2),
     }
-    out = Path(__file__).resolve().parent / "results" / "p2_shared_decode.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    report("p2_shared_decode", result, f"ratio <= {TARGET_RATIO}", result["ratio"] <= TARGET_RATIO)
     return 0
 
 

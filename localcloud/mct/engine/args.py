@@ -248,7 +248,7 @@ def plan_transcode(
     if any(transmux) and len(outputs) > 1:
         raise ValueError("transmux outputs run alone")
 
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-stats_period", "1"]
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
     for s in srcs:
         if s.start_s:
             argv += ["-ss", _secs(s.start_s)]
