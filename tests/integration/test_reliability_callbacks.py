@@ -1,0 +1,148 @@
+"""Reliability R3/R4 (issue #7): replayed, shuffled, stale and lost MCT callbacks.
+
+R3: every callback MCT sent is replayed 5x, mixed with stale copies (an authentic callback saying RUNNING after
+    the job ended), shuffled and POSTed concurrently to the self-hosted webhook -> the store equals get_job.
+R4: every callback dropped -> the reconciler (the cron function) records every result.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import requests
+
+from handlers.mct import JobView
+from handlers.reconcile import reconcile
+from handlers.store import FAILED, KIND_THUMBNAIL, PENDING, SUCCESS, UPLOAD_DONE, utcnow
+from localcloud.faults import FaultConfig
+from localcloud.serve import serve_in_thread
+from tests.reliability_support import JOBS_PER_UPLOAD, URL_TOKEN, FastEngine, make_cloud, report, wait_for
+from tests.unit.handlers.receiver import Receiver
+
+
+def upload_all(cloud, uploads: int, failing: int) -> list[dict]:
+    """``failing`` of the uploads get transcoding jobs the engine fails (FAILED is a final state too): 2 each."""
+    events = []
+    for i in range(uploads):
+        folder = "fail" if i < failing else "ok"
+        events.append(cloud.upload(f"incoming/{folder}/clip{i:03d}.mp4"))
+    for event in events:
+        assert cloud.deliver_like_cfc(event)
+    return events
+
+
+def mct_terminal(cloud, expected: int) -> bool:
+    jobs = cloud.mct_jobs()
+    return len(jobs) == expected and all(j["jobStatus"] in (SUCCESS, FAILED) for j in jobs)
+
+
+def assert_store_matches_get_job(cloud) -> dict[str, int]:
+    """The recorded state of every job equals what MCT's get_job says now (status and the stored result)."""
+    statuses: dict[str, int] = {}
+    for job in cloud.store_jobs():
+        get = cloud.deps.mct.get_thumbnail_job if job.kind == KIND_THUMBNAIL else cloud.deps.mct.get_job
+        view: JobView = get(job.job_id)
+        assert job.status == view.status, (job.target, job.job_id, job.status, view.status)
+        assert job.result == view.result(), job.job_id
+        statuses[job.status] = statuses.get(job.status, 0) + 1
+    return statuses
+
+
+def assert_one_done_event_per_upload(cloud, events: list[dict]) -> int:
+    done = cloud.uploads_done_events()
+    assert sorted(d["upload"]["key"] for d in done) == sorted(e["events"][0]["content"]["object"] for e in events)
+    ups = {u.upload_id: u for _, u in cloud.deps.store.list_jobs(limit=100_000)}
+    assert len(ups) == len(events) and all(u.status == UPLOAD_DONE for u in ups.values())
+    return len(done)
+
+
+def stale_copy(body: bytes) -> bytes:
+    """The same notification as if sent while the job still ran: RUNNING, a new messageId."""
+    message = json.loads(body)
+    inner = json.loads(message["messageBody"])
+    inner["jobStatus"] = "RUNNING"
+    inner.pop("output", None)
+    inner.pop("endTime", None)
+    message["messageBody"] = json.dumps(inner)
+    message["messageId"] = str(uuid.uuid4())
+    return json.dumps(message).encode()
+
+
+def test_r3_callbacks_replayed_5x_shuffled_and_stale_final_state_equals_get_job(tmp_path, request):
+    uploads, failing, replays = 20, 4, 5
+    recorder = Receiver()  # MCT's callbacks land here first, so the test can replay them
+    recorder_server = serve_in_thread(recorder)
+    cloud = make_cloud(tmp_path, engine=FastEngine(delay=0.02), notify=recorder_server.url + "/mct/callback")
+    cloud.servers.append(recorder_server)
+    try:
+        events = upload_all(cloud, uploads, failing)
+        expected = uploads * JOBS_PER_UPLOAD
+        wait_for(lambda: mct_terminal(cloud, expected), what="all MCT jobs final")
+        wait_for(lambda: len(recorder.requests) >= expected, what="every callback sent")
+        originals = [r["body"] for r in recorder.requests]
+        assert cloud.uploads_done_events() == []  # nothing reached the functions yet
+
+        bodies = [b for b in originals for _ in range(replays)] + [stale_copy(b) for b in originals]
+        random.Random(3).shuffle(bodies)
+        url = f"{cloud.callback_url}?token={URL_TOKEN}"
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=8) as pool, requests.Session() as session:
+            answers = list(pool.map(lambda b: session.post(url, data=b, timeout=30), bodies))
+        elapsed = time.monotonic() - started
+
+        assert [a.status_code for a in answers] == [200] * len(bodies), {a.status_code for a in answers}
+        outcomes: dict[str, int] = {}
+        for a in answers:
+            outcomes[a.json()["status"]] = outcomes.get(a.json()["status"], 0) + 1
+        statuses = assert_store_matches_get_job(cloud)
+        assert statuses == {SUCCESS: expected - 2 * failing, FAILED: 2 * failing}  # both renditions fail
+        time.sleep(0.3)  # a second "upload done" would show up now
+        done = assert_one_done_event_per_upload(cloud, events)
+        report(
+            request,
+            f"R3: {len(originals)} callbacks x {replays} replays + {len(originals)} stale RUNNING copies = "
+            f"{len(bodies)} POSTs, shuffled, 8 concurrent -> {sum(statuses.values())}/{expected} jobs equal get_job "
+            f"{statuses}, answers {outcomes}, {done} done events (expected {uploads}), {elapsed:.1f} s",
+        )
+    finally:
+        cloud.stop()
+
+
+def test_r4_every_callback_dropped_the_reconciler_records_every_result(tmp_path, request):
+    uploads, failing = 20, 3
+    faults = FaultConfig(callback_drop_rate=1.0, seed=4)
+    cloud = make_cloud(tmp_path, faults=faults)
+    try:
+        events = upload_all(cloud, uploads, failing)
+        expected = uploads * JOBS_PER_UPLOAD
+        wait_for(lambda: mct_terminal(cloud, expected), what="all MCT jobs final")
+        time.sleep(0.3)
+        assert {j.status for j in cloud.store_jobs()} == {PENDING}  # no callback arrived
+        assert cloud.mct.service.notifier.delivered == 0
+        assert faults.injected.get("callback_dropped") == expected
+
+        assert reconcile(cloud.deps)["checked"] == 0  # not stale yet: the cron leaves fresh jobs alone
+        # The cron trigger some minutes later (stale_after_minutes=10 by default).
+        cloud.deps.now = lambda: utcnow() + timedelta(minutes=11)
+        started = time.monotonic()
+        summary = reconcile(cloud.deps)
+        elapsed = time.monotonic() - started
+
+        assert summary["checked"] == expected and summary["updated"] == expected and summary["errors"] == 0
+        statuses = assert_store_matches_get_job(cloud)
+        assert statuses == {SUCCESS: expected - 2 * failing, FAILED: 2 * failing}  # both renditions fail
+        done = assert_one_done_event_per_upload(cloud, events)
+        assert reconcile(cloud.deps)["checked"] == 0  # nothing left to look at
+        report(
+            request,
+            f"R4: {expected} jobs, callbacks dropped {faults.injected.get('callback_dropped')}/{expected} -> "
+            f"reconciler recorded {summary['updated']}/{expected} {statuses}, {done} done events "
+            f"(expected {uploads}), reconcile took {elapsed:.1f} s",
+        )
+    finally:
+        cloud.stop()
