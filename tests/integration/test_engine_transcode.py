@@ -292,3 +292,28 @@ def test_on_process_sees_a_killable_process(storage):
         transcode(req("kill/a.mp4", preset), storage, on_process=lambda p: p.kill())
     assert err.value.code == "TranscodeFailed" and "signal" in err.value.message
     assert not storage.exists("dst", "kill/a.mp4")
+
+
+def test_shared_decode_with_watermarks_and_encryption(storage):
+    wm = {"bucket": "src", "key": "logo.png", "horizontalAlignment": "right", "verticalAlignment": "bottom"}
+    marked = {"container": "mp4", "video": {"bitRateInBps": 2_000_000}}
+    small = {"container": "mp4", "video": {"maxWidthInPixel": 160}}
+    enc = {"container": "hls", "video": {"maxWidthInPixel": 160}, "audio": {}, "encryption": {"strategy": "Fixed"}}
+    reqs = [req("mix/marked.mp4", marked, watermarks=[wm]), req("mix/small.mp4", small, watermarks=[wm]),
+            req("mix/enc.m3u8", enc, key=KEY), req("mix/plain.mp4", marked)]  # fmt: skip
+    procs = []
+    results = transcode_many(reqs, storage, on_process=procs.append)
+    assert len(procs) == 1 and all(hasattr(r, "output") for r in results)
+    frame, w, h = rgb_frame(storage.object_path("dst", "mix/marked.mp4"))
+    r, g, b = region_mean(frame, w, w - 35, h - 25, w - 5, h - 5)
+    assert r > 180 and g < 80 and b < 80
+    frame, w, h = rgb_frame(storage.object_path("dst", "mix/small.mp4"))
+    assert (w, h) == (160, 120)
+    r, g, b = region_mean(frame, w, w - 35, h - 25, w - 5, h - 5)  # the logo keeps its pixel size
+    assert r > 180 and g < 80 and b < 80
+    plain, w, h = rgb_frame(storage.object_path("dst", "mix/plain.mp4"))
+    assert region_mean(plain, w, w - 35, h - 25, w - 5, h - 5)[1] > 80  # no logo there
+    playlist = storage.read_bytes("dst", "mix/enc.m3u8").decode()
+    assert "METHOD=AES-128" in playlist
+    with pytest.raises(EngineError):
+        probe_media(storage.object_path("dst", results[2].keys[1]))

@@ -1,7 +1,7 @@
 """Run transcoding jobs: resolve sources in storage, run ffmpeg into a temp dir, commit outputs on success.
 
-``transcode_many`` is the shared-decode fast path: requests that read the same clips with compatible presets run
-as ONE ffmpeg process with several outputs (the source is decoded once); anything else runs alone, and a failed
+``transcode_many`` is the shared-decode fast path: requests that read the same clips (transmux aside) run as ONE
+ffmpeg process with several outputs (the source is decoded once); anything else runs alone, and a failed
 combined run falls back to separate runs so one bad preset cannot fail the others.
 """
 
@@ -140,11 +140,13 @@ def _validate(p: _Prepared) -> None:
 
 
 def _share_key(p: _Prepared, i: int) -> tuple:
-    """Requests with equal keys can share one ffmpeg run; unshareable ones get a unique key."""
-    preset = p.req.preset
-    if preset.get("transmux") or p.watermarks or preset.get("encryption"):
+    """Requests with equal keys can share one ffmpeg run; unshareable ones get a unique key.
+
+    Watermarks and HLS encryption are per output (an overlay input / a key file each), so they share fine;
+    transmux copies packets and never decodes, so there is nothing to share."""
+    if p.req.preset.get("transmux"):
         return ("alone", i)
-    return ("shared", A.clip_signature(p.sources, preset))
+    return ("shared", A.clip_signature(p.sources, p.req.preset))
 
 
 class _CombinedFailure(EngineError):
