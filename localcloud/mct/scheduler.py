@@ -5,6 +5,11 @@ Fairness: among pipelines with a free slot, the one whose oldest waiting job is 
 limited by each pipeline's capacity). Group-ready: queued transcoding jobs of one pipeline that read the same source
 clips are handed to ``engine.transcode_many`` in one call (the engine may decode the source once for all of them);
 such a batch holds one global slot and one pipeline slot per job.
+
+Gather window: clients create the renditions of one upload as separate jobs a few milliseconds apart, so a
+transcoding job that could share its source waits until no sibling has arrived for ``GATHER_QUIET_SECONDS``
+(at most ``GATHER_MAX_SECONDS``) before it starts; otherwise the first rendition would start alone and the
+others would decode the source again. Jobs found at start-up and full batches start at once.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +29,9 @@ from localcloud.storage import LocalStorage
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 8  # transcoding jobs handed to one transcode_many call
+# Small next to any transcode (seconds), large next to the gaps between one client's create_job calls.
+GATHER_QUIET_SECONDS = 0.1
+GATHER_MAX_SECONDS = 0.5
 
 
 class Scheduler:
@@ -47,11 +56,13 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._processes: set = set()
+        self._arrived: dict[str, float] = {}  # job id -> monotonic enqueue time (for the gather window)
 
     # ----- queue -----------------------------------------------------------------------------------------------------
     def enqueue(self, job: QueuedJob) -> None:
         with self._cond:
             self._queues.setdefault(job.pipeline, deque()).append(job)
+            self._arrived[job.id] = time.monotonic()
             self._cond.notify()
 
     def wake(self) -> None:
@@ -104,39 +115,44 @@ class Scheduler:
         self._thread = self._pool = None
 
     # ----- dispatch --------------------------------------------------------------------------------------------------
-    def _next_batch(self) -> list[QueuedJob] | None:
+    def _next_batch(self) -> tuple[list[QueuedJob] | None, float | None]:
+        """(the batch to start, None) or (None, seconds until a gathering batch is ready / None: wait for news)."""
         if self._running >= self.max_running:
-            return None
-        best = None
-        for name, queue in self._queues.items():
-            if not queue or self._running_by_pipeline.get(name, 0) >= self.backend.pipeline_capacity(name):
-                continue
-            if best is None or queue[0].seq < self._queues[best][0].seq:
-                best = name
-        if best is None:
-            return None
-        queue = self._queues[best]
-        head = queue.popleft()
-        batch = [head]
-        if head.kind == TRANSCODING and head.group is not None:
-            room = min(MAX_BATCH, self.backend.pipeline_capacity(best) - self._running_by_pipeline.get(best, 0)) - 1
-            for job in list(queue):
-                if room <= 0:
-                    break
-                if job.kind == TRANSCODING and job.group == head.group:
-                    queue.remove(job)
-                    batch.append(job)
-                    room -= 1
-        return batch
+            return None, None
+        now = time.monotonic()
+        ready_at = None
+        waiting = [
+            (queue[0].seq, name)
+            for name, queue in self._queues.items()
+            if queue and self._running_by_pipeline.get(name, 0) < self.backend.pipeline_capacity(name)
+        ]
+        for _, name in sorted(waiting):  # oldest head first
+            queue = self._queues[name]
+            head = queue[0]
+            room = min(MAX_BATCH, self.backend.pipeline_capacity(name) - self._running_by_pipeline.get(name, 0))
+            shareable = _shares_source(head, head)
+            siblings = [j for j in queue if _shares_source(j, head)] if shareable else [head]
+            if shareable and room > 1 and len(siblings) < room:
+                arrivals = [self._arrived.get(j.id, 0.0) for j in siblings]
+                gathered_at = min(max(arrivals) + GATHER_QUIET_SECONDS, arrivals[0] + GATHER_MAX_SECONDS)
+                if now < gathered_at:  # more renditions of this source may be on their way
+                    ready_at = gathered_at if ready_at is None else min(ready_at, gathered_at)
+                    continue
+            batch = siblings[:room]
+            for job in batch:
+                queue.remove(job)
+                self._arrived.pop(job.id, None)
+            return batch, None
+        return None, (None if ready_at is None else max(0.0, ready_at - now))
 
     def _dispatch_loop(self) -> None:
         while True:
             with self._cond:
                 if self._stopping:
                     return
-                batch = self._next_batch()
+                batch, wait = self._next_batch()
                 if batch is None:
-                    self._cond.wait()
+                    self._cond.wait(wait)
                     continue
                 pipeline = batch[0].pipeline
                 self._running += 1
@@ -220,6 +236,11 @@ class Scheduler:
             else:
                 outcomes[row.id] = ("SUCCESS", result.output, result.keys)
         return outcomes
+
+
+def _shares_source(job: QueuedJob, head: QueuedJob) -> bool:
+    """Whether ``job`` may join ``head``'s engine call (transcoding jobs reading the same clips)."""
+    return job.kind == TRANSCODING and job.group is not None and job.group == head.group
 
 
 def transcode_request(engine, row, aes_key: str | None):

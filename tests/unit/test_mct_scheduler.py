@@ -200,3 +200,15 @@ def test_raising_capacity_starts_waiting_jobs_at_once(make_service):
     assert all(status(service, j) == "RUNNING" for j in ids)
     engine.release.set()
     wait_until(lambda: all(status(service, j) == "SUCCESS" for j in ids))
+
+
+def test_renditions_created_one_after_another_share_one_engine_call(make_service):
+    # The scheduler is already running when the jobs arrive (as when an upload handler creates them): the first
+    # one waits for its siblings instead of starting alone.
+    service, engine = make_service()
+    service.backend.create_pipeline({"pipelineName": "p1", "sourceBucket": "src", "targetBucket": "dst"})
+    engine.release.set()
+    service.start()
+    ids = [create_job(service, "p1", "in0.mp4", f"r{i}.mp4") for i in range(4)]
+    wait_until(lambda: all(status(service, j) == "SUCCESS" for j in ids))
+    assert engine.calls == [ids]
