@@ -182,12 +182,13 @@ def make_cloud(
     engine: Any = None,
     start: bool = True,
     notify: str | None = "webhook",
-    callback: dict[str, Any] | None = None,
+    callback: dict[str, Any] | Callable[[str], dict[str, Any]] | None = None,
     capacity: int = 8,
     max_running: int = 8,
 ) -> Cloud:
     """``notify``: "webhook" (MCT calls the functions), a URL (MCT calls that instead) or None (no notification).
-    ``callback``: the functions' callback auth config (default: the URL token)."""
+    ``callback``: the functions' callback auth config (default: the URL token), or a function of the webhook's
+    callback URL returning it (SIGN covers the endpoint)."""
     mct = running_mct(
         tmp_path / "mct",
         buckets=(BUCKET,),
@@ -204,7 +205,7 @@ def make_cloud(
         {
             "mct": {"endpoint": mct.server.endpoint, "pipeline": PIPELINE, "backoff_seconds": 0.02, "max_attempts": 4},
             "rules": [rule()],
-            "callback": callback or {"url_token": URL_TOKEN},
+            "callback": (callback(callback_url) if callable(callback) else callback) or {"url_token": URL_TOKEN},
             "store_url": f"sqlite:///{tmp_path}/store.sqlite3",
             "downstream": {"url": downstream.url + "/events", "secret": DOWNSTREAM_SECRET, "backoff_seconds": 0.02},
             "mediainfo_check": {"enabled": False},
