@@ -317,3 +317,23 @@ def test_shared_decode_with_watermarks_and_encryption(storage):
     assert "METHOD=AES-128" in playlist
     with pytest.raises(EngineError):
         probe_media(storage.object_path("dst", results[2].keys[1]))
+
+
+def test_killed_shared_run_is_not_retried(storage):
+    procs = []
+
+    def kill(proc):
+        procs.append(proc)
+        proc.kill()
+
+    results = transcode_many([req(f"killed/{n}.mp4", p) for n, p in enumerate(rendition_presets())], storage, kill)
+    assert len(procs) == 1  # stopping means stopping: no one-by-one retry
+    assert all(isinstance(r, EngineError) and "signal" in r.message for r in results)
+    assert not any(k.startswith("killed/") for k in storage.iter_keys("dst"))
+
+
+def test_missing_target_bucket(storage):
+    r = TranscodeRequest("job-t", [ClipInput("src", "in.mp4")], "no-such-bucket", "a.mp4", {"container": "mp4"}, [])
+    with pytest.raises(EngineError) as err:
+        transcode(r, storage)
+    assert err.value.code == "TranscodeFailed" and "no-such-bucket" in err.value.message

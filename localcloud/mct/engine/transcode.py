@@ -20,6 +20,7 @@ from localcloud.ffmpeg import ffmpeg_path
 from localcloud.mct.engine import args as A
 from localcloud.mct.engine.probe import probe_media
 from localcloud.mct.engine.types import EngineError, TranscodeRequest, TranscodeResult
+from localcloud.storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,14 @@ def _prepare(req: TranscodeRequest, storage, probe_cache: dict[str, dict]) -> _P
             raise source_missing(key)
         watermarks.append(A.WatermarkSpec(str(storage.object_path(bucket, key)), wm))
     A.container_of(req.preset)
+    if not storage.bucket_exists(req.target_bucket):
+        raise EngineError("TranscodeFailed", f"Bucket {req.target_bucket} doesn't exist or isn't in bj region")
     return _Prepared(req, sources, watermarks)
+
+
+def _aes_key(req: TranscodeRequest) -> bytes | None:
+    key = req.encryption_key or (req.preset.get("encryption") or {}).get("aesKey")
+    return key.encode("ascii") if key else None
 
 
 def _output_spec(p: _Prepared, tmp: Path, n: int) -> A.OutputSpec:
@@ -87,13 +95,12 @@ def _output_spec(p: _Prepared, tmp: Path, n: int) -> A.OutputSpec:
     out_dir.mkdir()
     aux_dir.mkdir()
     req = p.req
-    key = req.encryption_key or (req.preset.get("encryption") or {}).get("aesKey")
     return A.OutputSpec(
         preset=req.preset,
         out_dir=out_dir,
         name=PurePosixPath(req.target_key).name,
         watermarks=p.watermarks,
-        aes_key=key.encode("ascii") if key else None,
+        aes_key=_aes_key(req),
         aux_dir=aux_dir,
         job_id=req.job_id,
     )
@@ -135,7 +142,7 @@ def transcode_many(reqs: list[TranscodeRequest], storage, on_process: OnProcess 
 
 
 def _validate(p: _Prepared) -> None:
-    dummy = A.OutputSpec(p.req.preset, Path("/nonexistent"), "x", p.watermarks, b"0" * 16, Path("/nonexistent"))
+    dummy = A.OutputSpec(p.req.preset, Path("/nonexistent"), "x", p.watermarks, _aes_key(p.req), Path("/nonexistent"))
     A.plan_transcode(p.sources, [dummy])
 
 
@@ -153,6 +160,10 @@ class _CombinedFailure(EngineError):
     """The combined run failed: the caller retries each request alone."""
 
 
+class _Killed(EngineError):
+    """ffmpeg was stopped by a signal (the service cancelling or shutting down): never retried."""
+
+
 def _run_group(batch: list[_Prepared], storage, on_process: OnProcess) -> list:
     tmp = storage.new_temp_dir()
     try:
@@ -163,10 +174,10 @@ def _run_group(batch: list[_Prepared], storage, on_process: OnProcess) -> list:
                 path.write_bytes(data)
             _run_ffmpeg(plan.argv, on_process)
         except EngineError as exc:
-            if len(batch) > 1:
+            if len(batch) > 1 and not isinstance(exc, _Killed):
                 log.info("shared-decode run of %d jobs failed (%s); retrying them one by one", len(batch), exc)
                 return [_CombinedFailure(exc.code, exc.message)] * len(batch)
-            return [exc]
+            return [EngineError(exc.code, exc.message)] * len(batch)
         results: list = []
         for p, out, main in zip(batch, outputs, plan.main_files, strict=True):
             try:
@@ -187,7 +198,7 @@ def _run_ffmpeg(argv: list[str], on_process: OnProcess) -> None:
     if proc.returncode != 0:
         text = err.decode("utf-8", "replace")
         if proc.returncode < 0:
-            raise EngineError("TranscodeFailed", f"ffmpeg was stopped by signal {-proc.returncode}")
+            raise _Killed("TranscodeFailed", f"ffmpeg was stopped by signal {-proc.returncode}")
         raise EngineError("TranscodeFailed", last_meaningful_line(text) or f"ffmpeg exited with {proc.returncode}")
 
 
@@ -214,7 +225,10 @@ def _finish(req: TranscodeRequest, out: A.OutputSpec, main: Path, storage) -> Tr
     ordered = [f for f in files if f != main] + [main]
     for f in ordered:
         key = req.target_key if f == main else prefix + f.name
-        storage.commit_file(req.target_bucket, key, f)
+        try:
+            storage.commit_file(req.target_bucket, key, f)
+        except StorageError as exc:
+            raise EngineError("TranscodeFailed", f"cannot write {key} to bucket {req.target_bucket}: {exc}") from None
     keys = [req.target_key] + [prefix + f.name for f in ordered if f != main]
     return TranscodeResult(output=output, keys=keys)
 
