@@ -1,0 +1,269 @@
+"""P4: MCT callbacks recorded per second by the self-hosted webhook, next to a hello-world ASGI app.
+
+``uvicorn handlers.webhook_app:app`` (one process, as documented for self-hosting) with a SQLite store receives
+real MCT callbacks — the message localcloud's notifier sends, authenticated with the callback URL token — for jobs
+that exist in localcloud MCT (its own uvicorn process, scheduler off, the jobs already SUCCESS) and in the store
+(one upload of 8 jobs per source). Each callback is verified, deduplicated by messageId, checked with get_job over
+HTTP and recorded (upload completion included). Load: several client processes, each with persistent
+connections (asyncio, no third-party client). The same load against a hello-world ASGI app under the same uvicorn
+settings gives the machine's ceiling; both run in the same invocation.
+
+    python -m bench.p4_webhook [--seconds 5] [--clients 2] [--connections 8] [--jobs 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from bench.common import progress, report, wait_listening
+
+TARGET_RPS = 2000
+URL_TOKEN = "bench-callback-token"
+CALLBACK_PATH = "/mct/callback"
+JOBS_PER_UPLOAD = 8
+
+
+async def hello_app(scope, receive, send):
+    """The ceiling: the smallest useful ASGI app (reads the body, answers a small JSON)."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    body = b'{"status":"ok"}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+# ----- MCT with jobs ------------------------------------------------------------------------------------------------
+def serve_mct(data_dir: str, port: int, jobs: int, jobs_file: str) -> None:
+    import logging
+
+    import uvicorn
+
+    from localcloud.mct.service import MctService
+
+    logging.disable(logging.WARNING)
+    service = MctService(data_dir)  # scheduler off: the bench decides the job states
+    service.storage.create_bucket("uploads", exist_ok=True)
+    service.backend.create_pipeline({"pipelineName": "bench", "sourceBucket": "uploads", "targetBucket": "uploads"})
+    docs = []
+    for n in range(jobs):
+        key = f"in/upload{n // JOBS_PER_UPLOAD}.mp4"
+        if n % JOBS_PER_UPLOAD == 0:
+            service.storage.put("uploads", key, b"media")
+        body = {"pipelineName": "bench", "source": {"sourceKey": key},
+                "target": {"targetKey": f"out/{n}.mp4", "presetName": "bce.video_mp4_640x360_600kbps"}}  # fmt: skip
+        job_id = service.backend.create_transcoding_job(body)
+        service.backend.mark_running(job_id)
+        docs.append(service.backend.mark_success(job_id, output={"video": {"durationInSeconds": 2}}))
+    Path(jobs_file).write_text(json.dumps(docs))
+    uvicorn.run(service.app, host="127.0.0.1", port=port, log_level="error", access_log=False)
+
+
+def fill_store(store_url: str, docs: list[dict]) -> None:
+    """The handler store as the upload function leaves it: one upload per source, a submitted claim per job."""
+    import sqlalchemy as sa
+
+    from handlers.store import KIND_TRANSCODE, Job, Upload, claim_id_for, open_store, upload_id_for, utcnow
+
+    store = open_store(store_url)
+    # Filling only: no fsync per row (per connection; the file and the webhook's own settings are untouched).
+    store.engine.dispose()
+    sa.event.listen(store.engine, "connect", lambda conn, _: conn.execute("PRAGMA synchronous=OFF"))
+    now = utcnow()
+    for n, doc in enumerate(docs):
+        key, etag = doc["source"]["sourceKey"], "etag"
+        upload_id = upload_id_for("uploads", key, etag)
+        if n % JOBS_PER_UPLOAD == 0:
+            store.ensure_upload(Upload(upload_id, "uploads", key, etag, "bench", JOBS_PER_UPLOAD, created_at=now))
+        target = f"t{n % JOBS_PER_UPLOAD}"
+        claim = Job(claim_id_for("uploads", key, etag, target), upload_id, target, KIND_TRANSCODE, {})
+        store.claim(claim, now, timedelta(seconds=330))
+        store.record_submitted(claim.claim_id, doc["jobId"], now)
+    store.dispose()
+
+
+# ----- load generator -----------------------------------------------------------------------------------------------
+def client_process(port, path, bodies, connections, seconds, start_at, out) -> None:
+    asyncio.run(_client(port, path, bodies, connections, seconds, start_at, out))
+
+
+async def _client(port, path, bodies, connections, seconds, start_at, out) -> None:
+    head = f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\ncontent-length: "
+    latencies: list[float] = []
+    errors = 0
+    statuses: dict[int, int] = {}
+    counter = iter(range(10**9))
+
+    async def one_connection(c: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while time.time() < start_at:
+            await asyncio.sleep(0.005)
+        deadline = start_at + seconds
+        while time.time() < deadline:
+            n = next(counter)
+            body = bodies[n % len(bodies)].replace(b"@ID@", b"%d-%d-%d" % (os.getpid(), c, n))
+            request = head.encode() + b"%d\r\n\r\n" % len(body) + body
+            started = time.perf_counter()
+            writer.write(request)
+            status_line = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            status = int(status_line.split()[1]) if status_line else 0
+            statuses[status] = statuses.get(status, 0) + 1
+            if status != 200:
+                errors += 1
+        writer.close()
+
+    await asyncio.gather(*(one_connection(c) for c in range(connections)))
+    out.put((latencies, errors, statuses))
+
+
+def run_load(port: int, path: str, bodies: list[bytes], args) -> dict:
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    start_at = time.time() + 1.0  # every client process imported and connected
+    share = [bodies[i :: args.clients] for i in range(args.clients)]
+    procs = [ctx.Process(target=client_process, args=(port, path, share[i], args.connections, args.seconds,
+                                                       start_at, out)) for i in range(args.clients)]  # fmt: skip
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=args.seconds + 60) for _ in procs]
+    for p in procs:
+        p.join()
+    latencies = sorted(x for r in results for x in r[0])
+    statuses: dict[int, int] = {}
+    for r in results:
+        for k, v in r[2].items():
+            statuses[k] = statuses.get(k, 0) + v
+    return {
+        "per_second": len(latencies) / args.seconds,
+        "ok": len(latencies) - sum(r[1] for r in results),
+        "errors": sum(r[1] for r in results),
+        "statuses": statuses,
+        "p50_ms": latencies[len(latencies) // 2] * 1000 if latencies else None,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else None,
+    }
+
+
+def start_uvicorn(app: str, port: int, env: dict) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "error", "--no-access-log"]  # fmt: skip
+    proc = subprocess.Popen(argv, env=env, cwd=Path(__file__).resolve().parents[1])
+    wait_listening(port, 30)
+    return proc
+
+
+def callback_bodies(docs: list[dict]) -> list[bytes]:
+    from localcloud.mct.notifier import build_message
+
+    bodies = []
+    for doc in docs:
+        message = build_message(doc, "bench", "127.0.0.1")
+        message["messageId"] = "@ID@"  # unique per request, filled in by the client
+        bodies.append(json.dumps(message).encode())
+    return bodies
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.p4_webhook", description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=2, help="load generator processes")
+    parser.add_argument("--connections", type=int, default=8, help="persistent connections per client process")
+    parser.add_argument("--jobs", type=int, default=2000, help="jobs (callbacks cycle over them)")
+    args = parser.parse_args(argv)
+
+    from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+    from localcloud.serve import free_port
+
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="p4-webhook-") as tmp:
+        mct_port, hook_port, hello_port = free_port(), free_port(), free_port()
+        jobs_file = f"{tmp}/jobs.json"
+        mct = ctx.Process(target=serve_mct, args=(f"{tmp}/mct", mct_port, args.jobs, jobs_file), daemon=True)
+        mct.start()
+        wait_listening(mct_port, 120)
+        docs = json.loads(Path(jobs_file).read_text())
+        store_url = f"sqlite:///{tmp}/store.sqlite3"
+        started = time.perf_counter()
+        fill_store(store_url, docs)
+        progress(f"{len(docs)} jobs in MCT and the store ({time.perf_counter() - started:.1f}s to fill the store)")
+        config = {
+            "mct": {"endpoint": f"http://127.0.0.1:{mct_port}", "pipeline": "bench"},
+            "rules": [{"name": "bench", "bucket": "uploads", "prefixes": ["in/"],
+                       "targets": [{"name": f"t{i}", "preset": "bce.video_mp4_640x360_600kbps",
+                                    "key": "out/{stem}/{target}.{ext}"} for i in range(JOBS_PER_UPLOAD)]}],
+            "callback": {"url_token": URL_TOKEN, "path": CALLBACK_PATH},
+            "store_url": store_url,
+        }  # fmt: skip
+        env = {**os.environ, "AUTOTRANSCODE_CONFIG_JSON": json.dumps(config), "BCE_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY,
+               "BCE_ACCESS_KEY_SECRET": DEFAULT_SECRET_KEY, "POWERTOOLS_LOG_LEVEL": "WARNING"}  # fmt: skip
+        bodies = callback_bodies(docs)
+        results = {}
+        for name, app, port in (("webhook", "handlers.webhook_app:app", hook_port),
+                                ("hello", "bench.p4_webhook:hello_app", hello_port)):  # fmt: skip
+            server = start_uvicorn(app, port, env)
+            try:
+                results[name] = run_load(port, f"{CALLBACK_PATH}?token={URL_TOKEN}", bodies, args)
+            finally:
+                server.terminate()
+                server.wait(10)
+            r = results[name]
+            progress(f"{name}: {r['per_second']:.0f}/s p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms "
+                     f"statuses {r['statuses']}")  # fmt: skip
+        mct.terminate()
+        mct.join(10)
+        recorded = _recorded(store_url)
+    hook, hello = results["webhook"], results["hello"]
+    rps = hook["ok"] / args.seconds
+    report(
+        "p4_webhook",
+        {
+            "callbacks_per_second": round(rps, 1),
+            "ratio_to_hello_world": round(rps / hello["per_second"], 3),
+            "hello_world_per_second": round(hello["per_second"], 1),
+            "p50_ms": round(hook["p50_ms"], 2),
+            "p99_ms": round(hook["p99_ms"], 2),
+            "hello_p50_ms": round(hello["p50_ms"], 2),
+            "hello_p99_ms": round(hello["p99_ms"], 2),
+            "errors": hook["errors"],
+            "statuses": hook["statuses"],
+            "jobs_final_in_store": recorded,
+            "jobs": len(docs),
+            "seconds": args.seconds,
+            "load": f"{args.clients} processes x {args.connections} keep-alive connections (asyncio)",
+            "server": "uvicorn handlers.webhook_app:app, 1 process, SQLite store; MCT get_job over HTTP",
+        },
+        target=f"callbacks_per_second >= {TARGET_RPS}",
+        meets_target=rps >= TARGET_RPS and hook["errors"] == 0,
+    )
+    return 0
+
+
+def _recorded(store_url: str) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(store_url)
+    with engine.connect() as c:
+        return c.execute(sa.text("SELECT COUNT(*) FROM at_jobs WHERE status = 'SUCCESS'")).scalar_one()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

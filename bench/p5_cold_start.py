@@ -1,0 +1,173 @@
+"""P5: cold start. A fresh process imports each function and handles its first event, next to a bare Powertools
+handler doing the same in a fresh process.
+
+For each round, in turn: (1) a bare handler — ``Logger`` + ``@logger.inject_lambda_context``, returning a dict;
+(2) ``handlers.on_upload`` with an upload event for a new object (3 targets, mediainfo_check off: the probe is MCT's
+time, P3 counts round trips) against localcloud MCT; (3) ``handlers.on_notification`` with a callback for a job
+that exists in MCT and in the store. Each process gets a fresh SQLite store file, like a new CFC instance's /tmp.
+Time = the whole process (interpreter start → exit), as a cold CFC instance pays it; the child also reports its
+import and first-invocation times. ratio = median function time / median bare time (the worse function is the
+headline).
+
+    python -m bench.p5_cold_start [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import median, progress, report
+
+TARGET_RATIO = 1.5
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+kind, event = sys.argv[1], json.loads(sys.argv[2])
+if kind == "bare":
+    from aws_lambda_powertools import Logger
+
+    logger = Logger(service="bare")
+
+    @logger.inject_lambda_context
+    def handler(event, context):
+        return {"ok": True}
+
+    class Context:
+        function_name, function_version, invoked_function_arn = "bare", "1", "brn:bce:cfc:bj:x:function:bare:1"
+        memory_limit_in_mb, aws_request_id, log_group_name, log_stream_name = 128, "r-1", "", ""
+
+        def get_remaining_time_in_millis(self):
+            return 300000
+
+    context = Context()
+else:
+    import importlib
+
+    handler = importlib.import_module(f"handlers.{kind}").handler
+    context = None
+t1 = time.perf_counter()
+result = handler(event, context)
+t2 = time.perf_counter()
+print(json.dumps({"import_ms": (t1 - t0) * 1000, "invoke_ms": (t2 - t1) * 1000, "result": result}, default=str))
+"""
+
+
+def upload_event(key: str) -> dict:
+    return {"events": [{"version": "1.0", "eventId": f"cold-{key}", "eventOrigin": "bos:realtime",
+                        "eventTime": "2026-11-23T12:00:00Z", "eventType": "PutObject",
+                        "content": {"bucket": "uploads", "object": key, "eTag": "etag", "filesize": 100,
+                                    "contentType": "video/mp4"}}]}  # fmt: skip
+
+
+def callback_event(doc: dict, token: str) -> dict:
+    from localcloud.mct.notifier import build_message
+
+    body = json.dumps(build_message(doc, "autotranscode", "127.0.0.1"))
+    return {"resource": "/mct/callback", "path": "/mct/callback", "httpMethod": "POST",
+            "headers": {"Content-Type": "application/json", "Content-Length": str(len(body))},
+            "queryStringParameters": {"token": token}, "pathParameters": {}, "requestContext": {},
+            "body": body, "isBase64Encoded": False}  # fmt: skip
+
+
+def run_child(kind: str, event: dict, env: dict) -> dict:
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", CHILD, kind, json.dumps(event)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} cold start failed:\n{proc.stderr[-3000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"wall_ms": wall * 1000, "import_ms": out["import_ms"], "invoke_ms": out["invoke_ms"],
+            "result": out["result"]}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.p5_cold_start", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    from handlers.store import KIND_TRANSCODE, Job, Upload, claim_id_for, open_store, upload_id_for, utcnow
+    from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+    from localcloud.mct.testing import running_mct
+
+    token = "cold-start-token"
+    runs: dict[str, list[dict]] = {"bare": [], "on_upload": [], "on_notification": []}
+    with tempfile.TemporaryDirectory(prefix="p5-cold-") as tmp, \
+            running_mct(Path(tmp) / "mct", start=False, buckets=("uploads",)) as mct:  # fmt: skip
+        mct.client.create_pipeline("autotranscode", "uploads", "uploads")
+        for n in range(args.rounds):
+            mct.service.storage.put("uploads", f"in/cold{n}.mp4", b"media")
+        targets = [{"name": name, "preset": preset, "key": "out/{stem}/{target}.{ext}"} for name, preset in
+                   (("720p", "bce.video_mp4_1280x720_2048kbps"), ("480p", "bce.video_mp4_854x480_800kbps"),
+                    ("360p", "bce.video_mp4_640x360_600kbps"))]  # fmt: skip
+        config = {
+            "mct": {"endpoint": f"http://{mct.server.endpoint}", "pipeline": "autotranscode"},
+            "rules": [{"name": "videos", "bucket": "uploads", "prefixes": ["in/"], "targets": targets}],
+            "callback": {"url_token": token},
+            "mediainfo_check": {"enabled": False},
+        }
+        # A store holding one submitted job that exists in MCT: the notification function's first callback.
+        body = {"pipelineName": "autotranscode", "source": {"sourceKey": "in/cold0.mp4"},
+                "target": {"targetKey": "out/done.mp4", "presetName": "bce.video_mp4_640x360_600kbps"}}  # fmt: skip
+        job_id = mct.service.backend.create_transcoding_job(body)
+        mct.service.backend.mark_running(job_id)
+        doc = mct.service.backend.mark_success(job_id, output={"video": {"durationInSeconds": 2}})
+        template = Path(tmp) / "template.sqlite3"
+        store = open_store(f"sqlite:///{template}")
+        upload_id = upload_id_for("uploads", "in/done.mp4", "etag")
+        store.ensure_upload(Upload(upload_id, "uploads", "in/done.mp4", "etag", "videos", 1, created_at=utcnow()))
+        claim = Job(claim_id_for("uploads", "in/done.mp4", "etag", "360p"), upload_id, "360p", KIND_TRANSCODE, {})
+        store.claim(claim, utcnow(), __import__("datetime").timedelta(seconds=330))
+        store.record_submitted(claim.claim_id, job_id, utcnow())
+        store.dispose()
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOTRANSCODE_", "POWERTOOLS_"))}
+        base_env.update({"BCE_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY, "BCE_ACCESS_KEY_SECRET": DEFAULT_SECRET_KEY,
+                         "AUTOTRANSCODE_CONFIG_JSON": json.dumps(config), "PYTHONDONTWRITEBYTECODE": "1"})  # fmt: skip
+        for n in range(args.rounds):
+            instance = Path(tmp) / f"instance{n}"
+            instance.mkdir()
+            shutil.copyfile(template, instance / "notify.sqlite3")
+            env_upload = {**base_env, "AUTOTRANSCODE_STORE_URL": f"sqlite:///{instance}/upload.sqlite3"}
+            env_notify = {**base_env, "AUTOTRANSCODE_STORE_URL": f"sqlite:///{instance}/notify.sqlite3"}
+            runs["bare"].append(run_child("bare", {}, base_env))
+            up = run_child("on_upload", upload_event(f"in/cold{n}.mp4"), env_upload)
+            if up["result"].get("submitted") != len(targets):
+                raise SystemExit(f"on_upload did not submit {len(targets)} jobs: {up['result']}")
+            runs["on_upload"].append(up)
+            note = run_child("on_notification", callback_event(doc, token), env_notify)
+            if note["result"]["statusCode"] != 200 or '"recorded"' not in note["result"]["body"]:
+                raise SystemExit(f"on_notification did not record the callback: {note['result']}")
+            runs["on_notification"].append(note)
+            progress(f"round {n}: " + ", ".join(f"{k} {v[-1]['wall_ms']:.0f} ms" for k, v in runs.items()))
+    summary = {k: {m: round(median([r[m] for r in v]), 1) for m in ("wall_ms", "import_ms", "invoke_ms")}
+               for k, v in runs.items()}  # fmt: skip
+    bare = summary["bare"]["wall_ms"]
+    ratios = {k: round(summary[k]["wall_ms"] / bare, 3) for k in ("on_upload", "on_notification")}
+    worst = max(ratios.values())
+    report(
+        "p5_cold_start",
+        {
+            "ratio": worst,
+            "ratios": ratios,
+            "median_ms": summary,
+            "rounds": args.rounds,
+            "python": sys.version.split()[0],
+        },
+        target=f"ratio <= {TARGET_RATIO} (each function vs a bare Powertools handler, fresh processes)",
+        meets_target=worst <= TARGET_RATIO,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
