@@ -321,6 +321,9 @@ MCT_REQUESTS = {
                                                                                  "not a url"]))},
     ),
 }  # fmt: skip
+# Names an MCT 400 may point at (required fields are not in the body when they are missing).
+MCT_FIELDS = ("pipelineName", "presetName", "source", "target", "key", "name", "capture", "endpoint", "sourceBucket",
+              "targetBucket", "config", "container", "JSON")  # fmt: skip
 mct_requests = st.sampled_from(sorted(MCT_REQUESTS)).flatmap(
     lambda route: st.tuples(st.just(route), MCT_REQUESTS[route] | json_values)
 )
@@ -355,10 +358,7 @@ def test_r6_fuzzed_mct_api_requests_never_5xx(mct_server, request, examples):
         check_bce_error(resp, (path, body))
         if resp.status_code == 400:
             message = resp.json()["message"]
-            mentioned = [k for k in _all_keys(body) if k and k in message] + [
-                f for f in ("pipelineName", "presetName", "source", "target", "key", "name", "capture", "JSON")
-                if f in message
-            ]  # fmt: skip
+            mentioned = [k for k in (*_all_keys(body), *MCT_FIELDS) if k and k in message]
             assert mentioned, (path, body, message)
 
     @given(mct_queries)
