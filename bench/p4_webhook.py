@@ -188,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     parser.add_argument("--connections", type=int, default=8, help="persistent connections per client process")
     parser.add_argument("--jobs", type=int, default=2000, help="jobs (callbacks cycle over them)")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy the webhook and MCT processes into DIR/*.txt")
     args = parser.parse_args(argv)
 
     from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
@@ -220,9 +221,18 @@ def main(argv: list[str] | None = None) -> int:
         for name, app, port in (("webhook", "handlers.webhook_app:app", hook_port),
                                 ("hello", "bench.p4_webhook:hello_app", hello_port)):  # fmt: skip
             server = start_uvicorn(app, port, env)
+            spies = []
+            if args.profile and name == "webhook":
+                for who, pid in (("webhook", server.pid), ("mct", mct.pid)):
+                    out = Path(args.profile) / f"{who}.txt"
+                    spies.append(subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--duration",
+                                                   str(int(args.seconds)), "--format", "raw", "-o", str(out)],
+                                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
             try:
                 results[name] = run_load(port, f"{CALLBACK_PATH}?token={URL_TOKEN}", bodies, args)
             finally:
+                for spy in spies:
+                    spy.wait(60)
                 server.terminate()
                 server.wait(10)
             r = results[name]
