@@ -163,7 +163,7 @@ def run_kills(tmp_path, request, kills: int, label: str) -> None:
         for i in range(kills):
             # One pipeline per job: jobs of one pipeline on one source share an ffmpeg run, and a killed ffmpeg
             # should fail exactly one job here.
-            mct.client.create_pipeline(f"p{i}", "src", "dst")
+            mct.client.create_pipeline(f"p{i}", "src", "dst", pipeline_config={"capacity": 1})  # quota: 100 in all
             target = {"targetKey": f"out/job{i:02d}.mp4", "presetName": PRESET}
             job_id = mct.client.create_job(f"p{i}", {"sourceKey": "clip.mp4"}, target).job_id
             deadline = time.monotonic() + 60
