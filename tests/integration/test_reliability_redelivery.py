@@ -16,7 +16,8 @@ import pytest
 
 from handlers.on_upload import handler as on_upload_handler
 from handlers.reconcile import reconcile
-from handlers.store import SUCCESS, UPLOAD_DONE
+from handlers.store import SUCCESS, UPLOAD_DONE, utcnow
+from handlers.submission import CLAIM_LEASE
 from localcloud.faults import FaultConfig
 from tests.reliability_support import JOBS_PER_UPLOAD, PIPELINE, make_cloud, report, wait_for
 
@@ -126,3 +127,48 @@ def test_r2_30_percent_mct_api_faults_every_upload_gets_all_its_jobs_once(tmp_pa
 @pytest.mark.slow
 def test_r2_slow_200_uploads_at_50_percent_faults(tmp_path, request):
     run_r2(tmp_path, request, uploads=200, error_rate=0.5, label="R2(slow)")
+
+
+class ProcessDied(BaseException):
+    """What a killed CFC instance looks like to the code after the call: nothing after it runs."""
+
+
+class DiesAfterCreate:
+    """The MCT port, but the function instance dies right after MCT created a job (before the id is stored)."""
+
+    def __init__(self, mct):
+        self.mct = mct
+
+    def __getattr__(self, name):
+        return getattr(self.mct, name)
+
+    def create_job(self, *args):
+        self.mct.create_job(*args)
+        raise ProcessDied()
+
+    def create_thumbnail_job(self, *args):
+        self.mct.create_thumbnail_job(*args)
+        raise ProcessDied()
+
+
+@pytest.mark.xfail(strict=True, reason="handlers: a claim taken over after a crash creates a second MCT job")
+def test_r1_upload_function_crash_after_create_job_makes_no_second_job(tmp_path, request):
+    cloud = make_cloud(tmp_path, start=False, notify=None)
+    try:
+        event = cloud.upload("incoming/crash/clip.mp4")
+        real = cloud.deps.mct
+        cloud.deps.mct = DiesAfterCreate(real)
+        with pytest.raises(ProcessDied):
+            on_upload_handler(event, None)
+        cloud.deps.mct = real
+        assert len(cloud.mct_jobs()) == JOBS_PER_UPLOAD  # MCT has the jobs; the store does not know their ids
+        assert on_upload_handler(event, None)["existing"] == JOBS_PER_UPLOAD  # a live invocation's claims are kept
+        # Later (the claim lease has run out): CFC's retry, a BOS redelivery and the reconciler all try again.
+        cloud.deps.now = lambda: utcnow() + CLAIM_LEASE + timedelta(seconds=1)
+        on_upload_handler(event, None)
+        reconcile(cloud.deps)
+        jobs, duplicates = check_one_job_per_target(cloud, 1)
+        report(request, f"R1 crash: upload function killed after {JOBS_PER_UPLOAD} create_job calls -> {jobs} jobs "
+                        f"(expected {JOBS_PER_UPLOAD}), {duplicates} duplicates")  # fmt: skip
+    finally:
+        cloud.stop()
