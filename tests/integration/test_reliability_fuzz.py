@@ -264,6 +264,43 @@ def test_r6_other_methods_on_the_callback_are_405_not_500(method):
     assert "POST" in json.loads(answer["body"])["message"]
 
 
+@pytest.fixture(scope="module")
+def webhook(tmp_path_factory):
+    from tests.reliability_support import make_cloud
+
+    cloud = make_cloud(tmp_path_factory.mktemp("fuzz-webhook"), start=False, notify=None)
+    yield cloud
+    cloud.stop()
+
+
+raw_bodies = st.one_of(
+    st.binary(max_size=300),
+    st.builds(lambda prefix, junk: prefix + junk, st.sampled_from([b'{"messageBody": "', b'{"messageId": "\xc3', b""]),
+              st.binary(min_size=1, max_size=20)),
+)  # fmt: skip
+
+
+@pytest.mark.xfail(strict=True, reason="handlers: a body that is not UTF-8 raises in the resolver -> 500")
+@pytest.mark.parametrize("examples", EXAMPLES)
+def test_r6_fuzzed_raw_bodies_to_the_webhook_never_5xx(webhook, request, examples):
+    import requests
+
+    url = f"{webhook.callback_url}?token={URL_TOKEN}"
+    counts: dict[int, int] = {}
+    with requests.Session() as session:
+
+        @given(raw_bodies)
+        def prop(body: bytes) -> None:
+            answer = session.post(url, data=body, timeout=30)
+            counts[answer.status_code] = counts.get(answer.status_code, 0) + 1
+            assert answer.status_code < 500, (body, answer.text)
+            if answer.status_code >= 400:
+                assert answer.json().get("field"), answer.text
+
+        run_property(prop, examples)
+    report(request, f"R6 raw webhook bodies: {sum(counts.values())} POSTs -> statuses {dict(sorted(counts.items()))}")
+
+
 # ----- MCT API ------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def mct_server(tmp_path_factory):
