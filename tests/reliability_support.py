@@ -185,10 +185,12 @@ def make_cloud(
     callback: dict[str, Any] | Callable[[str], dict[str, Any]] | None = None,
     capacity: int = 8,
     max_running: int = 8,
+    store_url: str | None = None,
 ) -> Cloud:
     """``notify``: "webhook" (MCT calls the functions), a URL (MCT calls that instead) or None (no notification).
     ``callback``: the functions' callback auth config (default: the URL token), or a function of the webhook's
-    callback URL returning it (SIGN covers the endpoint)."""
+    callback URL returning it (SIGN covers the endpoint). ``store_url``: default a fresh SQLite file; a server
+    database is emptied first."""
     mct = running_mct(
         tmp_path / "mct",
         buckets=(BUCKET,),
@@ -206,14 +208,18 @@ def make_cloud(
             "mct": {"endpoint": mct.server.endpoint, "pipeline": PIPELINE, "backoff_seconds": 0.02, "max_attempts": 4},
             "rules": [rule()],
             "callback": (callback(callback_url) if callable(callback) else callback) or {"url_token": URL_TOKEN},
-            "store_url": f"sqlite:///{tmp_path}/store.sqlite3",
+            "store_url": store_url or f"sqlite:///{tmp_path}/store.sqlite3",
             "downstream": {"url": downstream.url + "/events", "secret": DOWNSTREAM_SECRET, "backoff_seconds": 0.02},
             "mediainfo_check": {"enabled": False},
             "submit_concurrency": 4,
         },
         env={},
     )
-    deps = Deps(cfg, SqlStore(cfg.store_url), SdkMct(mct.server.url, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY))
+    store = SqlStore(cfg.store_url)
+    if store_url:
+        store.drop_all()
+        store = SqlStore(cfg.store_url)
+    deps = Deps(cfg, store, SdkMct(mct.server.url, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY))
     runtime.set_deps(deps)
     # Set up on the backend directly: injected API faults are for the functions, not for this setup.
     backend = mct.service.backend

@@ -41,16 +41,15 @@ def check_one_job_per_target(cloud, uploads: int) -> tuple[int, int]:
     return len(mct_jobs), duplicates
 
 
-@pytest.mark.parametrize(("uploads", "deliveries"), [(100, 10)])
-def test_r1_every_upload_event_delivered_10x_concurrently_creates_each_job_once(tmp_path, request, uploads, deliveries):
+def run_r1(tmp_path, request, uploads: int, deliveries: int, workers: int, store_url: str | None = None) -> None:
     # Scheduler not started: jobs stay PENDING, this is only about creating them.
-    cloud = make_cloud(tmp_path, start=False, notify=None)
+    cloud = make_cloud(tmp_path, start=False, notify=None, store_url=store_url)
     try:
         events = [cloud.upload(f"incoming/r1/clip{i:03d}.mp4") for i in range(uploads)]
         work = [e for e in events for _ in range(deliveries)]
         random.Random(1).shuffle(work)
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=32) as pool:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             summaries = list(pool.map(lambda e: on_upload_handler(e, None), work))
         elapsed = time.monotonic() - started
 
@@ -63,13 +62,25 @@ def test_r1_every_upload_event_delivered_10x_concurrently_creates_each_job_once(
         )
         assert len(listed) == uploads * JOBS_PER_UPLOAD
         jobs, duplicates = check_one_job_per_target(cloud, uploads)
+        backend = cloud.deps.store.engine.dialect.name
         report(
             request,
-            f"R1: {uploads} uploads x {deliveries} deliveries (32 concurrent) -> {jobs} jobs in MCT and store "
-            f"(expected {uploads * JOBS_PER_UPLOAD}), {duplicates} duplicates, {elapsed:.1f} s",
+            f"R1 ({backend} store): {uploads} uploads x {deliveries} deliveries ({workers} concurrent) -> {jobs} jobs "
+            f"in MCT and store (expected {uploads * JOBS_PER_UPLOAD}), {duplicates} duplicates, {elapsed:.1f} s",
         )
     finally:
+        if store_url:
+            cloud.deps.store.drop_all()
         cloud.stop()
+
+
+def test_r1_every_upload_event_delivered_10x_concurrently_creates_each_job_once(tmp_path, request):
+    run_r1(tmp_path, request, uploads=100, deliveries=10, workers=32)
+
+
+def test_r1_on_mysql_and_postgresql(tmp_path, request, server_db_url):
+    """The same race on the server databases the functions use in CFC (skipped when their URL is not set)."""
+    run_r1(tmp_path, request, uploads=30, deliveries=10, workers=16, store_url=server_db_url)
 
 
 def run_r2(tmp_path, request, uploads: int, error_rate: float, label: str = "R2") -> None:
