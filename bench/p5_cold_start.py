@@ -4,10 +4,12 @@ handler doing the same in a fresh process.
 For each round, in turn: (1) a bare handler — ``Logger`` + ``@logger.inject_lambda_context``, returning a dict;
 (2) ``handlers.on_upload`` with an upload event for a new object (3 targets, mediainfo_check off: the probe is MCT's
 time, P3 counts round trips) against localcloud MCT; (3) ``handlers.on_notification`` with a callback for a job
-that exists in MCT and in the store. Each process gets a fresh SQLite store file, like a new CFC instance's /tmp.
-Time = the whole process (interpreter start → exit), as a cold CFC instance pays it; the child also reports its
-import and first-invocation times. ratio = median function time / median bare time (the worse function is the
-headline).
+that exists in MCT and in the store; (4) for reference, a process that only imports the libraries the functions
+use (SQLAlchemy, pydantic, Powertools' event handler, the BCE SDK). Each process gets a fresh SQLite store file,
+like a new CFC instance's /tmp. Time = from spawning the process until its first event is handled (interpreter
+start, imports, cold-start init, first invocation: what the first event of a cold CFC instance waits for); the
+child also reports its import and first-invocation times. ratio = median function time / median bare time (the
+worse function is the headline).
 
     python -m bench.p5_cold_start [--rounds 7]
 """
@@ -50,6 +52,10 @@ if kind == "bare":
             return 300000
 
     context = Context()
+elif kind == "dependencies":  # the floor: just the libraries the functions are built on, nothing of ours
+    import aws_lambda_powertools.event_handler, baidubce.services.media.media_client, pydantic, sqlalchemy
+
+    handler, context = (lambda event, context: {"ok": True}), None
 else:
     import importlib
 
@@ -58,7 +64,8 @@ else:
 t1 = time.perf_counter()
 result = handler(event, context)
 t2 = time.perf_counter()
-print(json.dumps({"import_ms": (t1 - t0) * 1000, "invoke_ms": (t2 - t1) * 1000, "result": result}, default=str))
+print(json.dumps({"import_ms": (t1 - t0) * 1000, "invoke_ms": (t2 - t1) * 1000, "done_at": time.time(),
+                  "result": result}, default=str))
 """
 
 
@@ -80,15 +87,15 @@ def callback_event(doc: dict, token: str) -> dict:
 
 
 def run_child(kind: str, event: dict, env: dict) -> dict:
-    started = time.perf_counter()
+    spawned_at = time.time()
     proc = subprocess.run([sys.executable, "-c", CHILD, kind, json.dumps(event)], env=env, cwd=ROOT,
                           capture_output=True, text=True, check=False)  # fmt: skip
-    wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"{kind} cold start failed:\n{proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"wall_ms": wall * 1000, "import_ms": out["import_ms"], "invoke_ms": out["invoke_ms"],
-            "result": out["result"]}  # fmt: skip
+    # Until the first event is handled (the process lives on in CFC: its exit is no part of a cold start).
+    wall_ms = (out["done_at"] - spawned_at) * 1000
+    return {"wall_ms": wall_ms, "import_ms": out["import_ms"], "invoke_ms": out["invoke_ms"], "result": out["result"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     from localcloud.mct.testing import running_mct
 
     token = "cold-start-token"
-    runs: dict[str, list[dict]] = {"bare": [], "on_upload": [], "on_notification": []}
+    runs: dict[str, list[dict]] = {"bare": [], "dependencies": [], "on_upload": [], "on_notification": []}
     with tempfile.TemporaryDirectory(prefix="p5-cold-") as tmp, \
             running_mct(Path(tmp) / "mct", start=False, buckets=("uploads",)) as mct:  # fmt: skip
         mct.client.create_pipeline("autotranscode", "uploads", "uploads")
@@ -140,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             env_upload = {**base_env, "AUTOTRANSCODE_STORE_URL": f"sqlite:///{instance}/upload.sqlite3"}
             env_notify = {**base_env, "AUTOTRANSCODE_STORE_URL": f"sqlite:///{instance}/notify.sqlite3"}
             runs["bare"].append(run_child("bare", {}, base_env))
+            runs["dependencies"].append(run_child("dependencies", {}, base_env))
             up = run_child("on_upload", upload_event(f"in/cold{n}.mp4"), env_upload)
             if up["result"].get("submitted") != len(targets):
                 raise SystemExit(f"on_upload did not submit {len(targets)} jobs: {up['result']}")
@@ -153,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
                for k, v in runs.items()}  # fmt: skip
     bare = summary["bare"]["wall_ms"]
     ratios = {k: round(summary[k]["wall_ms"] / bare, 3) for k in ("on_upload", "on_notification")}
-    worst = max(ratios.values())
+    # What importing the libraries alone (SQLAlchemy, pydantic, Powertools' event handler, the BCE SDK) costs.
+    ratios["dependencies_only"] = round(summary["dependencies"]["wall_ms"] / bare, 3)
+    worst = max(ratios["on_upload"], ratios["on_notification"])
     report(
         "p5_cold_start",
         {
