@@ -71,6 +71,7 @@ class Notifier:
         self.max_attempts = max_attempts
         self._cond = threading.Condition()
         self._inflight: set[int] = set()
+        self._added = 0  # outbox inserts so far (a delivery thread that read the outbox before one does not sleep)
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self.delivered = 0  # successful POSTs (for tests and `mct` status output)
@@ -86,6 +87,7 @@ class Notifier:
                 (target.endpoint, body, sign, now + delay),
             )
         with self._cond:
+            self._added += 1
             self._cond.notify_all()
 
     def pending(self) -> int:
@@ -107,9 +109,8 @@ class Notifier:
             thread.join(timeout)
         self._threads.clear()
 
-    def _claim(self):
-        """The next due outbox row not being sent by another thread, or (None, seconds to wait)."""
-        rows = self.store.query("SELECT id, url, body, sign, attempts, next_at FROM outbox ORDER BY next_at LIMIT 50")
+    def _claim(self, rows):
+        """The next due row of ``rows`` not being sent by another thread, or (None, seconds to wait)."""
         now = time.time()
         for row in rows:
             if row[0] in self._inflight:
@@ -125,11 +126,24 @@ class Notifier:
             with self._cond:
                 if self._stopping:
                     return
-                row, wait = self._claim()
+            # Read the outbox without holding _cond: job_finished runs inside the scheduler's store transaction
+            # (store lock held) and then takes _cond; the other order here would deadlock.
+            with self._cond:
+                seen = self._added
+            rows = self.store.query(
+                "SELECT id, url, body, sign, attempts, next_at FROM outbox ORDER BY next_at LIMIT 50"
+            )
+            with self._cond:
+                if self._stopping:
+                    return
+                row, wait = self._claim(rows)
                 if row is None:
-                    self._cond.wait(wait)
+                    if self._added == seen:  # nothing queued since the read: sleep until something is
+                        self._cond.wait(wait)
                     continue
             try:
+                if not self.store.query("SELECT 1 FROM outbox WHERE id = ?", (row[0],)):
+                    continue  # another thread delivered it after our read
                 self._attempt(*row[:5])
             finally:
                 with self._cond:

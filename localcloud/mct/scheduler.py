@@ -197,22 +197,26 @@ class Scheduler:
             if self._stopping:
                 return  # results of killed processes are not recorded: the jobs stay RUNNING for a re-queue
             for job in batch:
-                outcome = outcomes[job.id]
                 try:
-                    if outcome[0] == "SUCCESS":
-                        self.backend.mark_success(job.id, output=outcome[1], keys=outcome[2])
-                    else:
-                        self.backend.mark_failed(job.id, outcome[1], outcome[2])
+                    self._record(job.id, outcomes[job.id])
                 except Exception:
                     log.exception("could not record the result of %s", job.id)
-                    continue
-                if self.on_finished is not None:
-                    try:
-                        self.on_finished(job.id)
-                    except Exception:
-                        log.exception("completion hook failed for %s", job.id)
         finally:
             self._release(batch)
+
+    def _record(self, job_id: str, outcome: tuple) -> None:
+        """The final state and its callback (``on_finished`` queues it) in one transaction: a process killed in
+        between leaves the job RUNNING, so it runs again after a restart instead of losing its callback."""
+        with self.backend.store.transaction():
+            if outcome[0] == "SUCCESS":
+                self.backend.mark_success(job_id, output=outcome[1], keys=outcome[2])
+            else:
+                self.backend.mark_failed(job_id, outcome[1], outcome[2])
+            if self.on_finished is not None:
+                try:
+                    self.on_finished(job_id)
+                except Exception:  # a broken hook must not undo the result
+                    log.exception("completion hook failed for %s", job_id)
 
     def _execute(self, batch: list[QueuedJob]) -> dict[str, tuple]:
         """{job id: ("SUCCESS", output, keys) | ("FAILED", code, message)}."""

@@ -230,3 +230,54 @@ def test_r5_mct_killed_mid_transcode_3_times_no_partial_object_all_jobs_terminal
 @pytest.mark.slow
 def test_r5_mct_killed_mid_transcode_20_times(tmp_path, request):
     run_kills(tmp_path, request, kills=20, label="R5(slow)")
+
+
+class ProcessDied(BaseException):
+    """A SIGKILL at this exact point, as the code after it sees it: nothing after it runs."""
+
+
+def test_r5_mct_dies_between_recording_success_and_queueing_the_callback(tmp_path, request):
+    """At-least-once callbacks: a job is never final in MCT's database without its callback queued with it."""
+    from localcloud.mct.testing import running_mct, wait_for_job
+    from localcloud.serve import serve_in_thread
+    from tests.reliability_support import FastEngine
+    from tests.unit.handlers.receiver import Receiver
+
+    receiver = Receiver()
+    hook = serve_in_thread(receiver)
+    first = running_mct(tmp_path / "mct", buckets=("src", "dst"), start=False, engine=FastEngine())
+    try:
+        first.service.storage.put("src", "clip.mp4", b"media")
+        first.service.backend.create_notification({"name": "cb", "endpoint": hook.url + "/cb"})
+        first.service.backend.create_pipeline({"pipelineName": "p1", "sourceBucket": "src", "targetBucket": "dst",
+                                               "config": {"notification": "cb"}})  # fmt: skip
+        target = {"targetKey": "out.mp4", "presetName": PRESET}
+        job_id = first.client.create_job("p1", {"sourceKey": "clip.mp4"}, target).job_id
+        died = threading.Event()
+
+        def dies(*args, **kwargs):
+            died.set()
+            raise ProcessDied()
+
+        first.service.notifier.job_finished = dies
+        first.service.start()
+        assert died.wait(30)
+        time.sleep(0.2)
+    finally:
+        first.stop()
+    second = running_mct(tmp_path / "mct", engine=FastEngine())  # the restart
+    try:
+        assert wait_for_job(second.client, job_id).job_status == "SUCCESS"
+        deadline = time.monotonic() + 30
+        while not receiver.requests:
+            assert time.monotonic() < deadline, "the callback was lost with the process"
+            time.sleep(0.05)
+        status = second.client.get_job(job_id).job_status
+        report(
+            request,
+            f"R5 notify: MCT killed between SUCCESS and queueing the callback -> after restart job {status}, "
+            f"{len(receiver.requests)} callback(s) delivered",
+        )
+    finally:
+        second.stop()
+        hook.stop()
