@@ -172,14 +172,16 @@ def test_r1_upload_function_crash_after_create_job_makes_no_second_job(tmp_path,
         with pytest.raises(ProcessDied):
             on_upload_handler(event, None)
         cloud.deps.mct = real
-        assert len(cloud.mct_jobs()) == JOBS_PER_UPLOAD  # MCT has the jobs; the store does not know their ids
-        assert on_upload_handler(event, None)["existing"] == JOBS_PER_UPLOAD  # a live invocation's claims are kept
+        created = len(cloud.mct_jobs())  # MCT has these; the store does not know their ids
+        assert created >= 1  # (the executor may cancel the calls that had not started yet)
+        again = on_upload_handler(event, None)  # a claim of a possibly live invocation is left alone
+        assert again["existing"] == created and again["submitted"] == JOBS_PER_UPLOAD - created, again
         # Later (the claim lease has run out): CFC's retry, a BOS redelivery and the reconciler all try again.
         cloud.deps.now = lambda: utcnow() + CLAIM_LEASE + timedelta(seconds=1)
         on_upload_handler(event, None)
         reconcile(cloud.deps)
         jobs, duplicates = check_one_job_per_target(cloud, 1)
-        report(request, f"R1 crash: upload function killed after {JOBS_PER_UPLOAD} create_job calls -> {jobs} jobs "
+        report(request, f"R1 crash: upload function killed after {created} create_job call(s) -> {jobs} jobs "
                         f"(expected {JOBS_PER_UPLOAD}), {duplicates} duplicates")  # fmt: skip
     finally:
         cloud.stop()
