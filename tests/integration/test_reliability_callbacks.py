@@ -146,3 +146,44 @@ def test_r4_every_callback_dropped_the_reconciler_records_every_result(tmp_path,
         )
     finally:
         cloud.stop()
+
+
+def test_r3_callbacks_racing_the_reconciler_give_one_done_event_per_upload(tmp_path, request):
+    """Replayed callbacks and reconciler runs, interleaved on 11 threads, on the same finished jobs."""
+    uploads = 20
+    recorder = Receiver()
+    recorder_server = serve_in_thread(recorder)
+    cloud = make_cloud(tmp_path, notify=recorder_server.url + "/mct/callback")
+    cloud.servers.append(recorder_server)
+    try:
+        events = upload_all(cloud, uploads, failing=2)
+        expected = uploads * JOBS_PER_UPLOAD
+        wait_for(lambda: mct_terminal(cloud, expected), what="all MCT jobs final")
+        wait_for(lambda: len(recorder.requests) >= expected, what="every callback sent")
+        bodies = [r["body"] for r in recorder.requests] * 3
+        random.Random(6).shuffle(bodies)
+        url = f"{cloud.callback_url}?token={URL_TOKEN}"
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=11) as pool, requests.Session() as session:
+            runs = [pool.submit(reconcile, cloud.deps, timedelta(0))]
+            posts = []
+            for i, body in enumerate(bodies):
+                posts.append(pool.submit(session.post, url, data=body, timeout=30))
+                if i % 36 == 35:
+                    runs.append(pool.submit(reconcile, cloud.deps, timedelta(0)))
+            answers = [f.result() for f in posts]
+            summaries = [f.result() for f in runs]
+        elapsed = time.monotonic() - started
+        assert {a.status_code for a in answers} == {200}
+        statuses = assert_store_matches_get_job(cloud)
+        time.sleep(0.3)
+        done = assert_one_done_event_per_upload(cloud, events)
+        by_reconciler = sum(s["updated"] for s in summaries)
+        report(
+            request,
+            f"R3 race: {len(bodies)} callback POSTs + 6 reconcile runs at once -> {sum(statuses.values())}/{expected} "
+            f"jobs equal get_job ({by_reconciler} recorded by the reconciler), {done} done events "
+            f"(expected {uploads}), {elapsed:.1f} s",
+        )
+    finally:
+        cloud.stop()
