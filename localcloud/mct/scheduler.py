@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 8  # transcoding jobs handed to one transcode_many call
 # Small next to any transcode (seconds), large next to the gaps between one client's create_job calls.
-GATHER_QUIET_SECONDS = 0.1
+GATHER_QUIET_SECONDS = 0.05
 GATHER_MAX_SECONDS = 0.5
 
 
