@@ -14,7 +14,6 @@ settings gives the machine's ceiling; both run in the same invocation.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import multiprocessing as mp
 import os
@@ -26,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.common import progress, report, wait_listening
+from bench.load import run_load
 
 TARGET_RPS = 2000
 URL_TOKEN = "bench-callback-token"
@@ -94,73 +94,13 @@ def fill_store(store_url: str, docs: list[dict]) -> None:
     store.dispose()
 
 
-# ----- load generator -----------------------------------------------------------------------------------------------
-def client_process(port, path, bodies, connections, seconds, start_at, out) -> None:
-    asyncio.run(_client(port, path, bodies, connections, seconds, start_at, out))
-
-
-async def _client(port, path, bodies, connections, seconds, start_at, out) -> None:
-    head = f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\ncontent-length: "
-    latencies: list[float] = []
-    errors = 0
-    statuses: dict[int, int] = {}
-    counter = iter(range(10**9))
-
-    async def one_connection(c: int) -> None:
-        nonlocal errors
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while time.time() < start_at:
-            await asyncio.sleep(0.005)
-        deadline = start_at + seconds
-        while time.time() < deadline:
-            n = next(counter)
-            body = bodies[n % len(bodies)].replace(b"@ID@", b"%d-%d-%d" % (os.getpid(), c, n))
-            request = head.encode() + b"%d\r\n\r\n" % len(body) + body
-            started = time.perf_counter()
-            writer.write(request)
-            status_line = await reader.readline()
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - started)
-            status = int(status_line.split()[1]) if status_line else 0
-            statuses[status] = statuses.get(status, 0) + 1
-            if status != 200:
-                errors += 1
-        writer.close()
-
-    await asyncio.gather(*(one_connection(c) for c in range(connections)))
-    out.put((latencies, errors, statuses))
-
-
-def run_load(port: int, path: str, bodies: list[bytes], args) -> dict:
-    ctx = mp.get_context("spawn")
-    out = ctx.Queue()
-    start_at = time.time() + 1.0  # every client process imported and connected
-    share = [bodies[i :: args.clients] for i in range(args.clients)]
-    procs = [ctx.Process(target=client_process, args=(port, path, share[i], args.connections, args.seconds,
-                                                       start_at, out)) for i in range(args.clients)]  # fmt: skip
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=args.seconds + 60) for _ in procs]
-    for p in procs:
-        p.join()
-    latencies = sorted(x for r in results for x in r[0])
-    statuses: dict[int, int] = {}
-    for r in results:
-        for k, v in r[2].items():
-            statuses[k] = statuses.get(k, 0) + v
-    return {
-        "per_second": len(latencies) / args.seconds,
-        "ok": len(latencies) - sum(r[1] for r in results),
-        "errors": sum(r[1] for r in results),
-        "statuses": statuses,
-        "p50_ms": latencies[len(latencies) // 2] * 1000 if latencies else None,
-        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else None,
-    }
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process and its reaped children (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def start_uvicorn(app: str, port: int, env: dict) -> subprocess.Popen:
@@ -230,7 +170,21 @@ def main(argv: list[str] | None = None) -> int:
                                                    str(int(args.seconds)), "--format", "raw", "-o", str(out)],
                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
             try:
-                results[name] = run_load(port, f"{CALLBACK_PATH}?token={URL_TOKEN}", bodies, args)
+                cpu_before = cpu_seconds(server.pid), cpu_seconds(mct.pid)
+                results[name] = run_load(
+                    port,
+                    f"{CALLBACK_PATH}?token={URL_TOKEN}",
+                    bodies,
+                    args.clients,
+                    args.connections,
+                    args.seconds,
+                    {"content-type": "application/json"},
+                )
+                cpu_after = cpu_seconds(server.pid), cpu_seconds(mct.pid)
+                handled = max(1, results[name]["ok"] + results[name]["errors"])
+                if None not in cpu_before + cpu_after:
+                    results[name]["server_cpu_ms_per_request"] = (cpu_after[0] - cpu_before[0]) * 1000 / handled
+                    results[name]["mct_cpu_ms_per_request"] = (cpu_after[1] - cpu_before[1]) * 1000 / handled
             finally:
                 for spy in spies:
                     spy.wait(60)
@@ -254,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             "p99_ms": round(hook["p99_ms"], 2),
             "hello_p50_ms": round(hello["p50_ms"], 2),
             "hello_p99_ms": round(hello["p99_ms"], 2),
+            "webhook_cpu_ms_per_callback": _round(hook.get("server_cpu_ms_per_request"), 2),
+            "mct_cpu_ms_per_callback": _round(hook.get("mct_cpu_ms_per_request"), 2),
+            "hello_cpu_ms_per_request": _round(hello.get("server_cpu_ms_per_request"), 3),
             "errors": hook["errors"],
             "statuses": hook["statuses"],
             "jobs_final_in_store": recorded,
@@ -266,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         meets_target=rps >= TARGET_RPS and hook["errors"] == 0,
     )
     return 0
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def _recorded(store_url: str) -> int:

@@ -3,16 +3,16 @@
 The service runs in its own process (uvicorn, one worker) with its scheduler *not* started, so jobs stay PENDING
 and no ffmpeg competes for the CPU: this measures the API path (auth verify, validation, SQLite insert, JSON).
 Several client processes send bce-auth-v1 signed ``POST /v3/job/transcoding`` requests over keep-alive
-connections: pre-signed raw HTTP by default (a signature stays valid for 1800 s, so one signed request can be
-replayed), or Baidu's real MediaClient with ``--sdk`` (then the client's own CPU use dominates on small machines).
+connections: pre-signed raw HTTP from bench.load's asyncio clients by default (a signature stays valid for
+1800 s, so one signed request can be replayed), or Baidu's real MediaClient with ``--sdk`` (then the client's own
+CPU use dominates on small machines).
 
-    python -m bench.p6_mct_api [--seconds 5] [--clients N] [--sdk]
+    python -m bench.p6_mct_api [--seconds 5] [--clients N] [--connections 2] [--sdk]
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import multiprocessing as mp
 import os
@@ -20,6 +20,7 @@ import tempfile
 import time
 
 from bench.common import report
+from bench.load import run_load
 from localcloud import bce_auth
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from localcloud.serve import free_port
@@ -53,30 +54,13 @@ def serve(data_dir: str, port: int, ready) -> None:
     server.run()
 
 
-def raw_client(port: int, seconds: float, start_at: float, out) -> None:
+def signed_request(port: int) -> tuple[bytes, dict[str, str]]:
+    """One bce-auth-v1 signed create_job request (a signature stays valid for 1800 s, so it can be replayed)."""
     body = json.dumps(BODY).encode()
-    host = f"127.0.0.1:{port}"
-    headers = {
-        "host": host,
-        "content-type": "application/json; charset=utf-8",
-        "content-length": str(len(body)),
-        "x-bce-date": bce_auth.format_timestamp(time.time()),
-    }
+    headers = {"host": f"127.0.0.1:{port}", "content-type": "application/json; charset=utf-8",
+               "content-length": str(len(body)), "x-bce-date": bce_auth.format_timestamp(time.time())}  # fmt: skip
     headers["authorization"] = bce_auth.sign(DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, "POST", PATH, [], headers)
-    conn = http.client.HTTPConnection("127.0.0.1", port)
-    ok = errors = 0
-    while time.time() < start_at:
-        time.sleep(0.001)
-    deadline = start_at + seconds
-    while time.time() < deadline:
-        conn.request("POST", PATH, body, headers)
-        response = conn.getresponse()
-        response.read()
-        if response.status == 200:
-            ok += 1
-        else:
-            errors += 1
-    out.put((ok, errors))
+    return body, headers
 
 
 def sdk_client(port: int, seconds: float, start_at: float, out) -> None:
@@ -99,7 +83,8 @@ def sdk_client(port: int, seconds: float, start_at: float, out) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.p6_mct_api", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--clients", type=int, default=max(2, (os.cpu_count() or 1)))
+    parser.add_argument("--clients", type=int, default=max(2, (os.cpu_count() or 1)), help="client processes")
+    parser.add_argument("--connections", type=int, default=2, help="keep-alive connections per client process")
     parser.add_argument("--sdk", action="store_true", help="use the real MediaClient instead of pre-signed raw HTTP")
     args = parser.parse_args(argv)
 
@@ -112,19 +97,24 @@ def main(argv: list[str] | None = None) -> int:
         if not ready.wait(30):
             raise SystemExit("the MCT service did not start")
         _wait_listening(port)
-        out = ctx.Queue()
-        start_at = time.time() + 1.5  # let every client process import and connect first
-        target = sdk_client if args.sdk else raw_client
-        clients = [ctx.Process(target=target, args=(port, args.seconds, start_at, out)) for _ in range(args.clients)]
-        for c in clients:
-            c.start()
-        results = [out.get(timeout=args.seconds + 60) for _ in clients]
-        for c in clients:
-            c.join()
+        if args.sdk:
+            out = ctx.Queue()
+            start_at = time.time() + 1.5  # let every client process import and connect first
+            clients = [ctx.Process(target=sdk_client, args=(port, args.seconds, start_at, out))
+                       for _ in range(args.clients)]  # fmt: skip
+            for c in clients:
+                c.start()
+            results = [out.get(timeout=args.seconds + 60) for _ in clients]
+            for c in clients:
+                c.join()
+            ok, errors, latency = sum(r[0] for r in results), sum(r[1] for r in results), {}
+        else:
+            body, headers = signed_request(port)
+            stats = run_load(port, PATH, [body], args.clients, args.connections, args.seconds, headers)
+            ok, errors = stats["ok"], stats["errors"]
+            latency = {"p50_ms": round(stats["p50_ms"], 2), "p99_ms": round(stats["p99_ms"], 2)}
         server.terminate()
         server.join(10)
-    ok = sum(r[0] for r in results)
-    errors = sum(r[1] for r in results)
     rps = ok / args.seconds
     report(
         "p6_mct_api",
@@ -133,8 +123,11 @@ def main(argv: list[str] | None = None) -> int:
             "ok": ok,
             "errors": errors,
             "seconds": args.seconds,
+            **latency,
             "clients": args.clients,
-            "client_kind": "bce-python-sdk MediaClient" if args.sdk else "pre-signed raw HTTP (keep-alive)",
+            "client_kind": "bce-python-sdk MediaClient"
+            if args.sdk
+            else f"pre-signed raw HTTP, {args.connections} keep-alive connections per client (asyncio)",
             "server": "MctService in one uvicorn process, scheduler off (jobs stay PENDING), SQLite WAL",
         },
         target=f"requests_per_second >= {TARGET_RPS}",
