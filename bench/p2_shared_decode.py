@@ -4,7 +4,7 @@ transcode_many (one ffmpeg process, one decode) vs 4 separate transcode calls, m
 Prints JSON {"separate_s", "shared_s", "ratio", ...} (the median of --rounds rounds; wall-clock and CPU time)
 and writes bench/results/p2_shared_decode.json. Target: ratio <= 0.75. Wall-clock ratios depend on how busy the
 machine is (shared decode wins on both CPU work and on keeping every core busy); cpu_ratio is the steadier number.
-Usage: python -m bench.p2_shared_decode [--seconds 10] [--rounds 5] [--source phone|light]  (or make bench)
+Usage: python -m bench.p2_shared_decode [--seconds 10] [--rounds 3] [--source phone|light]  (or make bench)
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _dims(results) -> list[tuple[int, int]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.p2_shared_decode", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--rounds", type=int, default=5, help="rounds; each runs both modes, order alternating")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs both modes, order alternating (make bench: keep it short)")
     parser.add_argument(
         "--source",
         choices=sorted(SOURCES),

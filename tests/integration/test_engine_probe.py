@@ -50,3 +50,13 @@ def test_audio_only_and_non_media(tmp_path):
     with pytest.raises(EngineError) as err:
         probe_media(tmp_path / "missing.mp4")
     assert err.value.code == "SourceNotFound"
+
+
+def test_probe_answers_for_the_current_object_and_cannot_be_changed_by_callers(tmp_path):
+    # Probes are remembered per file version: an object replaced by rename (as storage commits) is probed again.
+    path = make_sample_clip(tmp_path / "in.mp4", seconds=1, width=320, height=240)
+    first = probe_media(path)
+    first["video"]["widthInPixel"] = 1  # a caller changing its copy
+    assert probe_media(path)["video"]["widthInPixel"] == 320
+    make_sample_clip(tmp_path / "new.mp4", seconds=1, width=640, height=480).replace(path)
+    assert probe_media(path)["video"]["widthInPixel"] == 640

@@ -6,8 +6,11 @@ The result uses wire MediaInfo field names (reference §2.10) minus bucket/key/e
 
 from __future__ import annotations
 
+import copy
 import re
 import subprocess
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from localcloud.ffmpeg import ffmpeg_path
@@ -61,8 +64,20 @@ def probe_media(path: str | Path, input_options: tuple[str, ...] = ()) -> dict:
     ``input_options`` go before ``-i`` (e.g. ``-allowed_extensions ALL`` for an encrypted playlist's key file).
     """
     path = Path(path)
-    if not path.is_file():
+    try:
+        st = path.stat()
+    except OSError:
+        st = None
+    if st is None or not path.is_file():
         raise EngineError("SourceNotFound", f"bos object: {path.name} does not exist")
+    # One upload is probed by get_mediainfo, then by every rendition and thumbnail job: same file, same answer.
+    # Objects are replaced by rename (new inode and mtime), so a changed object never hits an old entry.
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, tuple(input_options))
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            return copy.deepcopy(cached)
     proc = subprocess.run(
         [ffmpeg_path(), "-hide_banner", "-nostdin", *input_options, "-i", str(path)],
         capture_output=True,
@@ -70,7 +85,17 @@ def probe_media(path: str | Path, input_options: tuple[str, ...] = ()) -> dict:
         errors="replace",
         check=False,
     )
-    return parse_ffmpeg_info(proc.stderr, file_size=path.stat().st_size, suffix=path.suffix)
+    info = parse_ffmpeg_info(proc.stderr, file_size=st.st_size, suffix=path.suffix)
+    with _cache_lock:
+        _cache[key] = copy.deepcopy(info)
+        while len(_cache) > PROBE_CACHE_SIZE:
+            _cache.popitem(last=False)
+    return info
+
+
+PROBE_CACHE_SIZE = 256  # probed files remembered (a few hundred bytes each)
+_cache: OrderedDict[tuple, dict] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 def parse_ffmpeg_info(text: str, file_size: int = 0, suffix: str = "") -> dict:
