@@ -74,7 +74,7 @@ def _dims(results) -> list[tuple[int, int]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.p2_shared_decode", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs both modes, order alternating (make bench: keep it short)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs both modes, order alternating")
     parser.add_argument(
         "--source",
         choices=sorted(SOURCES),
