@@ -82,3 +82,49 @@ def wait_listening(port: int, timeout: float = 15) -> None:
         except OSError:
             time.sleep(0.05)
     raise SystemExit(f"nothing listens on port {port}")
+
+
+class CallbackCatcher:
+    """An HTTP endpoint for MCT completion callbacks: ``wait(job_id)`` returns when the job's callback arrived.
+
+    Waiting for the callback (what autotranscode itself does) instead of polling get_job keeps the client from
+    taking CPU away from ffmpeg while it measures ffmpeg.
+    """
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        catcher = self
+        self._cond = threading.Condition()
+        self.arrived: dict[str, float] = {}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                job_id = json.loads(json.loads(body)["messageBody"])["jobId"]
+                with catcher._cond:
+                    catcher.arrived.setdefault(job_id, time.perf_counter())
+                    catcher._cond.notify_all()
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/callback"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def wait(self, job_id: str, timeout: float = 600) -> float:
+        """perf_counter() time at which the callback for ``job_id`` arrived."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: job_id in self.arrived, timeout):
+                raise SystemExit(f"no completion callback for {job_id} within {timeout}s")
+            return self.arrived[job_id]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
