@@ -16,7 +16,10 @@ from handlers.logs import logger
 from handlers.mct import JobView, MctError, MctNotFound, with_retries
 from handlers.runtime import Deps
 from handlers.signing import constant_time_equal, verify_mct_notification
-from handlers.store import FINAL_STATUSES, KIND_THUMBNAIL, MCT_STATUSES, Job
+from handlers.store import CLAIMED, FINAL_STATUSES, KIND_THUMBNAIL, MCT_STATUSES, Job
+
+# Pauses (seconds) before looking again for a job id we do not know while a submission is in flight (~1.5 s).
+UNKNOWN_JOB_WAITS = (0.1, 0.2, 0.4, 0.8)
 
 
 @dataclass
@@ -118,11 +121,33 @@ def handle_notification(
         logger.thread_safe_remove_keys(["correlation_id"])
 
 
+def _submissions_in_flight(deps: Deps) -> bool:
+    """Some claim is between create_job and storing its job id, under a live lease."""
+    now = deps.now()
+    claimed = deps.store.list_jobs(status=CLAIMED, limit=50)
+    return any(j.job_id is None and j.lease_until is not None and j.lease_until > now for j, _ in claimed)
+
+
+def _wait_for_job(deps: Deps, job_id: str) -> Job | None:
+    """The stored job; while submissions are in flight, wait a little for this one to appear."""
+    job = deps.store.get_job(job_id)
+    for delay in UNKNOWN_JOB_WAITS:
+        if job is not None or not _submissions_in_flight(deps):
+            break
+        deps.sleep(delay)
+        job = deps.store.get_job(job_id)
+    return job
+
+
 def _record(deps: Deps, job_id: str, message_id: str | None) -> Outcome:
     if message_id and deps.store.message_seen(message_id):
         return Outcome(200, {"status": "duplicate", "job_id": job_id})
-    job = deps.store.get_job(job_id)
+    job = _wait_for_job(deps, job_id)
     if job is None:
+        if _submissions_in_flight(deps):
+            # Maybe ours: a fast job's callback can overtake the function storing its id. Let MCT retry; the
+            # reconciler is the safety net if it does not.
+            return _problem(503, "unavailable", "job not recorded yet (a submission is in flight); retry later")
         # Not ours (another app on the same pipeline) or unknown: ack so MCT stops retrying.
         return Outcome(200, {"status": "ignored", "job_id": job_id, "reason": "job was not created by autotranscode"})
     try:

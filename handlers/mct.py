@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -126,6 +127,12 @@ class MctPort(Protocol):
     def get_job(self, job_id: str) -> JobView: ...
     def get_thumbnail_job(self, job_id: str) -> JobView: ...
     def get_mediainfo(self, bucket: str, key: str) -> dict[str, Any]: ...
+    def list_jobs(self, pipeline: str, thumbnail: bool, begin: str) -> list[dict[str, Any]]: ...
+
+
+def mct_time(moment: datetime) -> str:
+    """MCT's time format for list filters (``begin``/``end``): UTC, seconds, ``Z``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def with_retries(
@@ -197,6 +204,12 @@ class SdkMct:
 
     def get_mediainfo(self, bucket: str, key: str) -> dict[str, Any]:
         return _body(self._call(lambda: self.client.get_mediainfo_of_file(bucket, key)))
+
+    def list_jobs(self, pipeline: str, thumbnail: bool, begin: str) -> list[dict[str, Any]]:
+        if thumbnail:
+            body = _body(self._call(lambda: self.client.list_thumbnail_jobs_by_pipeline(pipeline, begin=begin)))
+            return list(body.get("thumbnails") or [])
+        return list(_body(self._call(lambda: self.client.list_jobs(pipeline, begin=begin))).get("jobs") or [])
 
 
 def _body(resp: Any) -> dict[str, Any]:
@@ -294,6 +307,13 @@ class MemoryMct:
 
     def get_thumbnail_job(self, job_id: str) -> JobView:
         return self._get(job_id, "thumbnail")
+
+    def list_jobs(self, pipeline: str, thumbnail: bool, begin: str) -> list[dict[str, Any]]:
+        self._maybe_fail()
+        kind = "thumbnail" if thumbnail else "transcode"
+        with self._lock:
+            jobs = [j for j in self.jobs.values() if j["kind"] == kind and j["pipelineName"] == pipeline]
+        return [snake({k: v for k, v in j.items() if k != "kind"}) for j in jobs]
 
     def get_mediainfo(self, bucket: str, key: str) -> dict[str, Any]:
         self._maybe_fail()

@@ -6,6 +6,7 @@ Accepts CFC HTTP-trigger events and API-gateway v1 proxy events (APIGatewayRestR
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -35,7 +36,10 @@ def _register(app: APIGatewayRestResolver | APIGatewayHttpResolver) -> None:
         if expected and not path.endswith(expected):  # endswith: API gateways may prefix a stage
             return _json(404, {"error": "not_found", "field": "path",
                                "message": f"POST MCT notifications to {expected}, not {event.path}"})  # fmt: skip
-        body = event.decoded_body or ""
+        body = _text_body(event)
+        if body is None:
+            return _json(400, {"error": "bad_request", "field": "body",
+                               "message": "body must be UTF-8 JSON text (MCT notifications are JSON)"})  # fmt: skip
         headers = dict(event.headers or {})
         query = dict(event.query_string_parameters or {})
         outcome = handle_notification(deps, body, headers, query)
@@ -45,10 +49,28 @@ def _register(app: APIGatewayRestResolver | APIGatewayHttpResolver) -> None:
     def _health() -> Response:
         return _json(200, {"ok": True, "service": "autotranscode", "hint": "MCT notifications are POSTed here"})
 
+    @app.not_found
+    def _not_found(exc: Exception) -> Response:
+        # Only POST and GET are routed; any other method on any path gets a 405 that says what to use.
+        method = app.current_event.http_method
+        message = f"{method} is not supported: POST MCT notifications (GET answers a health check)"
+        return _json(405, {"error": "method_not_allowed", "field": "method", "message": message})
+
     @app.exception_handler(Exception)
     def _error(exc: Exception) -> Response:
         logger.exception("callback failed")
         return _json(500, {"error": "internal", "message": "the callback could not be recorded; retry later"})
+
+
+def _text_body(event) -> str | None:
+    """The request body as text; None when it is not valid base64/UTF-8 (hostile or broken input, not a 500)."""
+    body = event.body or ""
+    if not event.is_base64_encoded or not body:
+        return body
+    try:
+        return base64.b64decode(body.encode("ascii"), validate=True).decode("utf-8")
+    except (ValueError, UnicodeError):
+        return None
 
 
 rest_app = APIGatewayRestResolver()

@@ -355,6 +355,8 @@ class SqlStore:
             engine_kwargs.setdefault("pool_pre_ping", True)
             engine_kwargs.setdefault("pool_recycle", 300)
         self.engine = sa.create_engine(url, **engine_kwargs)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            sa.event.listen(self.engine, "connect", _sqlite_wal)
         self._create_schema()
 
     def _create_schema(self) -> None:
@@ -669,6 +671,15 @@ def _delivery(row: Any) -> Delivery:
         last_error=row["last_error"],
         updated_at=row["updated_at"],
     )
+
+
+def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    """WAL: readers never block the writer and a commit is one append, not several fsyncs (a SQLite file store
+    under concurrent deliveries was ~10 ms per write); NORMAL sync in WAL mode is still safe against corruption."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def open_store(url: str) -> Store:

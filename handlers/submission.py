@@ -15,10 +15,11 @@ from typing import Any
 from handlers import completion
 from handlers.config import Config, Rule
 from handlers.logs import logger
-from handlers.mct import MctError, with_retries
+from handlers.mct import MctError, mct_time, with_retries
 from handlers.rules import first_matching_rule, render_key
 from handlers.runtime import Deps
 from handlers.store import (
+    CLAIMED,
     KIND_THUMBNAIL,
     KIND_TRANSCODE,
     RETRYABLE,
@@ -33,6 +34,9 @@ from handlers.upload_events import BadRecord, IgnoredRecord, ObjectCreated, pars
 # A claim older than this without a job id is considered abandoned (crashed invocation) and may be taken over.
 # Longer than the CFC max run time (300 s) so a live invocation never loses its claim.
 CLAIM_LEASE = timedelta(seconds=330)
+# How far MCT's clock may be behind ours when looking for jobs an earlier attempt created.
+CLOCK_SKEW = timedelta(seconds=60)
+LOOKUP = "looking for the job of an earlier attempt"
 
 
 class RetryLater(Exception):
@@ -159,12 +163,21 @@ def submit_claim(deps: Deps, upload: Upload, p: PlannedJob) -> dict[str, Any]:
         kind=p.kind,
         request=p.request,
     )
+    before = store.get_claim(claim.claim_id)
     current, won = store.claim(claim, deps.now(), CLAIM_LEASE)
     if not won:
         return {"target": p.target, "outcome": "existing", "status": current.status, "job_id": current.job_id}
     r = p.request
     try:
-        if p.kind == KIND_TRANSCODE:
+        # Taken over from an attempt that died (its lease ran out while CLAIMED): it may have created the job
+        # before it could store the id. RETRYABLE claims (create_job failed, or a redrive) get a new job.
+        died = before is not None and (
+            before.status == CLAIMED or (before.status == RETRYABLE and (before.last_error or "").startswith(LOOKUP))
+        )
+        job_id = _created_before(deps, p, current) if died else None
+        if job_id is not None:
+            logger.info("adopting a job created by an earlier attempt", extra={"target": p.target, "job_id": job_id})
+        elif p.kind == KIND_TRANSCODE:
             job_id = _mct_retry(deps, lambda: deps.mct.create_job(r["pipeline"], r["source"], r["target"]))
         else:
             job_id = _mct_retry(
@@ -178,6 +191,38 @@ def submit_claim(deps: Deps, upload: Upload, p: PlannedJob) -> dict[str, Any]:
     store.record_submitted(claim.claim_id, job_id, deps.now())
     logger.info("job created", extra={"target": p.target, "job_id": job_id, "key": upload.key})
     return {"target": p.target, "outcome": "submitted", "job_id": job_id}
+
+
+def _created_before(deps: Deps, p: PlannedJob, claim: Job) -> str | None:
+    """The id of an MCT job an earlier attempt at this claim created, if any: same pipeline, source and output,
+    created since the claim (minus clock skew), not FAILED, and not recorded for another claim (an earlier upload
+    of the same key writes the same output key).
+
+    [INFERRED] MCT's list answers every job of the pipeline in the time range (no paging is documented)."""
+    r = p.request
+    since = mct_time(claim.created_at - CLOCK_SKEW)
+    thumbnail = p.kind == KIND_THUMBNAIL
+    try:
+        jobs = _mct_retry(deps, lambda: deps.mct.list_jobs(r["pipeline"], thumbnail, since))
+    except MctError as exc:  # recorded as the claim's error: the next attempt looks again before creating
+        raise MctError(f"{LOOKUP}: {exc.message}", status=exc.status, code=exc.code, transient=exc.transient) from None
+    if thumbnail:
+        want = (r["source"].get("key"), r["target"].get("keyPrefix"))
+    else:
+        want = (r["source"].get("sourceKey"), r["target"].get("targetKey"), r["target"].get("presetName"))
+    matches = []
+    for job in jobs:
+        source, target = job.get("source") or {}, job.get("target") or {}
+        if thumbnail:
+            got = (source.get("key"), target.get("key_prefix"))
+        else:
+            got = (source.get("source_key"), target.get("target_key"), target.get("preset_name"))
+        job_id = job.get("job_id")
+        # A FAILED orphan is left alone: a new job is worth a second try.
+        failed = str(job.get("job_status") or "").upper() == "FAILED"
+        if got == want and job_id and not failed and deps.store.get_job(str(job_id)) is None:
+            matches.append((str(job.get("create_time") or ""), str(job_id)))
+    return max(matches)[1] if matches else None
 
 
 def submit_object(deps: Deps, obj: ObjectCreated, pool: ThreadPoolExecutor) -> ObjectResult:

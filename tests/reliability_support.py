@@ -101,7 +101,7 @@ class FastEngine:
         raise self.EngineError("MediaInfoFailed", "FastEngine does not probe")
 
 
-def rule(fail_prefix: bool = False) -> dict[str, Any]:
+def rule() -> dict[str, Any]:
     key = "out/{dir}/{stem}/{target}.mp4"
     return {
         "name": "videos",

@@ -14,7 +14,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import pytest
 import requests
 
 from handlers.mct import JobView
@@ -243,7 +242,6 @@ class SlowToRecord:
         return job_id
 
 
-@pytest.mark.xfail(strict=True, reason="handlers: a callback that overtakes record_submitted is acked and dropped")
 def test_r3_callback_arriving_before_the_job_id_is_stored_is_not_lost(tmp_path, request):
     uploads = 3
     cloud = make_cloud(tmp_path)

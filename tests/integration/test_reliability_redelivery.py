@@ -14,10 +14,11 @@ from datetime import timedelta
 
 import pytest
 
+from handlers.mct import MctError
 from handlers.on_upload import handler as on_upload_handler
 from handlers.reconcile import reconcile
 from handlers.store import SUCCESS, UPLOAD_DONE, utcnow
-from handlers.submission import CLAIM_LEASE
+from handlers.submission import CLAIM_LEASE, RetryLater
 from localcloud.faults import FaultConfig
 from tests.reliability_support import JOBS_PER_UPLOAD, PIPELINE, make_cloud, report, wait_for
 
@@ -162,7 +163,19 @@ class DiesAfterCreate:
         raise ProcessDied()
 
 
-@pytest.mark.xfail(strict=True, reason="handlers: a claim taken over after a crash creates a second MCT job")
+class ListFails:
+    """The MCT port while MCT's list API is down (503)."""
+
+    def __init__(self, mct):
+        self.mct = mct
+
+    def __getattr__(self, name):
+        return getattr(self.mct, name)
+
+    def list_jobs(self, *args):
+        raise MctError("injected: list unavailable", status=503, code="ServiceUnavailable", transient=True)
+
+
 def test_r1_upload_function_crash_after_create_job_makes_no_second_job(tmp_path, request):
     cloud = make_cloud(tmp_path, start=False, notify=None)
     try:
@@ -176,8 +189,13 @@ def test_r1_upload_function_crash_after_create_job_makes_no_second_job(tmp_path,
         assert created >= 1  # (the executor may cancel the calls that had not started yet)
         again = on_upload_handler(event, None)  # a claim of a possibly live invocation is left alone
         assert again["existing"] == created and again["submitted"] == JOBS_PER_UPLOAD - created, again
-        # Later (the claim lease has run out): CFC's retry, a BOS redelivery and the reconciler all try again.
+        # Later (the claim lease has run out): CFC's retry, a BOS redelivery and the reconciler all try again;
+        # the first of them cannot even list MCT's jobs (MCT unavailable), which must not lead to a new job either.
         cloud.deps.now = lambda: utcnow() + CLAIM_LEASE + timedelta(seconds=1)
+        cloud.deps.mct = ListFails(real)
+        with pytest.raises(RetryLater):
+            on_upload_handler(event, None)
+        cloud.deps.mct = real
         on_upload_handler(event, None)
         reconcile(cloud.deps)
         jobs, duplicates = check_one_job_per_target(cloud, 1)
