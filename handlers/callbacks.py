@@ -150,16 +150,24 @@ def _record(deps: Deps, job_id: str, message_id: str | None) -> Outcome:
             return _problem(503, "unavailable", "job not recorded yet (a submission is in flight); retry later")
         # Not ours (another app on the same pipeline) or unknown: ack so MCT stops retrying.
         return Outcome(200, {"status": "ignored", "job_id": job_id, "reason": "job was not created by autotranscode"})
-    try:
-        view = read_job(deps, job)
-    except MctNotFound:
-        return Outcome(200, {"status": "ignored", "job_id": job_id, "reason": "MCT does not know this job"})
-    except MctError as exc:
-        # Let MCT retry; the reconciler is the safety net if it does not.
-        logger.warning("get_job failed", extra={"job_id": job_id, "error": str(exc)})
-        return _problem(503, "unavailable", "could not read the job from MCT; retry later")
-    apply_job_view(deps, job, view)
+    if job.status in FINAL_STATUSES:
+        # Final in the store means final in MCT (SUCCESS/FAILED never change): a redelivery, no get_job needed.
+        # Completion again anyway: a previous attempt may have died between the update and the completion.
+        completion.maybe_complete(deps, job.upload_id)
+        status = job.status
+    else:
+        try:
+            view = read_job(deps, job)
+        except MctNotFound:
+            return Outcome(200, {"status": "ignored", "job_id": job_id, "reason": "MCT does not know this job"})
+        except MctError as exc:
+            # Let MCT retry; the reconciler is the safety net if it does not.
+            logger.warning("get_job failed", extra={"job_id": job_id, "error": str(exc)})
+            return _problem(503, "unavailable", "could not read the job from MCT; retry later")
+        changed = apply_job_view(deps, job, view)
+        # Unchanged: the store already held this status or a later one (monotonic update), so read it back.
+        current = None if changed else deps.store.get_job(job_id)
+        status = view.status if current is None else current.status
     if message_id:
         deps.store.remember_message(message_id, deps.now())
-    current = deps.store.get_job(job_id)
-    return Outcome(200, {"status": "recorded", "job_id": job_id, "job_status": current.status if current else None})
+    return Outcome(200, {"status": "recorded", "job_id": job_id, "job_status": status})

@@ -7,6 +7,7 @@ through `snake()` the same way), so domain code never touches SDK types. Errors 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -56,6 +57,7 @@ _number_cap = re.compile(r"([a-z])([0-9]{2,})")
 _end_cap = re.compile(r"([a-z0-9])([A-Z])")
 
 
+@functools.lru_cache(maxsize=1024)  # the same few dozen field names on every response: three regexes each
 def pythonize(name: str) -> str:
     """The SDK's camelCase -> snake_case rule (baidubce.utils.pythonize_name), so both sources agree."""
     if name == "eTag":

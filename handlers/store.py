@@ -15,6 +15,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -327,6 +328,23 @@ if sa is not None:
     )
 
 
+if sa is not None:
+    # The statements every callback runs, built once: building and coercing a statement each time cost about as
+    # much as running it on SQLite. (Update/insert parameters need names other than the columns'.)
+    _b = sa.bindparam
+    _SELECT_UPLOAD = uploads_t.select().where(uploads_t.c.upload_id == _b("upload_id"))
+    _SELECT_JOB_BY_JOB_ID = jobs_t.select().where(jobs_t.c.job_id == _b("job_id"))
+    _SELECT_JOB_BY_CLAIM_ID = jobs_t.select().where(jobs_t.c.claim_id == _b("claim_id"))
+    _SELECT_UPLOAD_JOBS = jobs_t.select().where(jobs_t.c.upload_id == _b("upload_id")).order_by(jobs_t.c.target)
+    _UPDATE_JOB_STATUS = (
+        jobs_t.update()
+        .where(jobs_t.c.job_id == _b("b_job_id"), jobs_t.c.status_rank < _b("b_rank"))
+        .values(status=_b("b_status"), status_rank=_b("b_rank"), result=_b("b_result"), updated_at=_b("b_now"))
+    )
+    _INSERT_MESSAGE = messages_t.insert().values(message_id=_b("b_message_id"), seen_at=_b("b_now"))
+    _SELECT_MESSAGE = sa.select(messages_t.c.message_id).where(messages_t.c.message_id == _b("message_id"))
+
+
 def redact_url(url: str) -> str:
     """The store URL without its password, for logs and errors."""
     if sa is None:
@@ -343,6 +361,9 @@ class SqlStore:
             raise RuntimeError("SQLAlchemy is not installed (it is in requirements.txt)")
         self.url = url
         parsed = sa.engine.make_url(url)
+        # SQLite has one writer at a time and its busy handler waits by sleeping (up to 100 ms per try): threads of
+        # this process take turns on a lock instead. Other processes still wait on the busy timeout.
+        self._write_lock = threading.Lock() if parsed.get_backend_name() == "sqlite" else None
         if parsed.get_backend_name() == "sqlite":
             db = parsed.database
             if db and db != ":memory:":
@@ -358,6 +379,16 @@ class SqlStore:
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             sa.event.listen(self.engine, "connect", _sqlite_wal)
         self._create_schema()
+
+    @contextmanager
+    def _write(self):
+        """One write transaction (serialized per process for SQLite)."""
+        if self._write_lock is None:
+            with self.engine.begin() as c:
+                yield c
+            return
+        with self._write_lock, self.engine.begin() as c:
+            yield c
 
     def _create_schema(self) -> None:
         for attempt in range(3):
@@ -379,7 +410,7 @@ class SqlStore:
     # uploads
     def ensure_upload(self, upload: Upload) -> Upload:
         try:
-            with self.engine.begin() as c:
+            with self._write() as c:
                 c.execute(
                     uploads_t.insert().values(
                         upload_id=upload.upload_id,
@@ -402,13 +433,13 @@ class SqlStore:
 
     def get_upload(self, upload_id: str) -> Upload | None:
         with self.engine.connect() as c:
-            row = c.execute(uploads_t.select().where(uploads_t.c.upload_id == upload_id)).mappings().first()
+            row = c.execute(_SELECT_UPLOAD, {"upload_id": upload_id}).mappings().first()
         return _upload(row) if row else None
 
     # jobs / claims
     def claim(self, job: Job, now: datetime, lease: timedelta) -> tuple[Job, bool]:
         try:
-            with self.engine.begin() as c:
+            with self._write() as c:
                 c.execute(
                     jobs_t.insert().values(
                         claim_id=job.claim_id,
@@ -431,7 +462,7 @@ class SqlStore:
         except IntegrityError:
             pass
         t = jobs_t.c
-        with self.engine.begin() as c:
+        with self._write() as c:
             res = c.execute(
                 jobs_t.update()
                 .where(
@@ -450,7 +481,7 @@ class SqlStore:
         return found
 
     def record_submitted(self, claim_id: str, job_id: str, now: datetime) -> None:
-        with self.engine.begin() as c:
+        with self._write() as c:
             c.execute(
                 jobs_t.update()
                 .where(jobs_t.c.claim_id == claim_id)
@@ -461,7 +492,7 @@ class SqlStore:
 
     def record_submit_failed(self, claim_id: str, error: str, retryable: bool, now: datetime) -> None:
         status = RETRYABLE if retryable else SUBMIT_FAILED
-        with self.engine.begin() as c:
+        with self._write() as c:
             c.execute(
                 jobs_t.update()
                 .where(jobs_t.c.claim_id == claim_id)
@@ -469,35 +500,28 @@ class SqlStore:
             )
 
     def get_job(self, job_id: str) -> Job | None:
-        return self._one_job(jobs_t.c.job_id == job_id)
+        return self._one_job(_SELECT_JOB_BY_JOB_ID, {"job_id": job_id})
 
     def get_claim(self, claim_id: str) -> Job | None:
-        return self._one_job(jobs_t.c.claim_id == claim_id)
+        return self._one_job(_SELECT_JOB_BY_CLAIM_ID, {"claim_id": claim_id})
 
-    def _one_job(self, where) -> Job | None:
+    def _one_job(self, query, params: dict[str, Any]) -> Job | None:
         with self.engine.connect() as c:
-            row = c.execute(jobs_t.select().where(where)).mappings().first()
+            row = c.execute(query, params).mappings().first()
         return _job(row) if row else None
 
     def jobs_for_upload(self, upload_id: str) -> list[Job]:
         with self.engine.connect() as c:
-            rows = c.execute(
-                jobs_t.select().where(jobs_t.c.upload_id == upload_id).order_by(jobs_t.c.target)
-            ).mappings()
-            return [_job(r) for r in rows]
+            return [_job(r) for r in c.execute(_SELECT_UPLOAD_JOBS, {"upload_id": upload_id}).mappings()]
 
     def update_job_status(self, job_id: str, status: str, result: dict[str, Any], now: datetime) -> bool:
-        rank = STATUS_RANK[status]
-        with self.engine.begin() as c:
-            res = c.execute(
-                jobs_t.update()
-                .where(jobs_t.c.job_id == job_id, jobs_t.c.status_rank < rank)
-                .values(status=status, status_rank=rank, result=json.dumps(result), updated_at=now)
-            )
-            return res.rowcount == 1
+        params = {"b_job_id": job_id, "b_rank": STATUS_RANK[status], "b_status": status,
+                  "b_result": json.dumps(result), "b_now": now}  # fmt: skip
+        with self._write() as c:
+            return c.execute(_UPDATE_JOB_STATUS, params).rowcount == 1
 
     def reset_for_redrive(self, claim_id: str, now: datetime) -> bool:
-        with self.engine.begin() as c:
+        with self._write() as c:
             res = c.execute(
                 jobs_t.update()
                 .where(jobs_t.c.claim_id == claim_id, jobs_t.c.status.in_([FAILED, SUBMIT_FAILED]))
@@ -506,7 +530,7 @@ class SqlStore:
             return res.rowcount == 1
 
     def mark_upload_done(self, upload_id: str, now: datetime) -> bool:
-        with self.engine.begin() as c:
+        with self._write() as c:
             res = c.execute(
                 uploads_t.update()
                 .where(uploads_t.c.upload_id == upload_id, uploads_t.c.status == UPLOAD_OPEN)
@@ -515,7 +539,7 @@ class SqlStore:
             return res.rowcount == 1
 
     def reopen_upload(self, upload_id: str) -> None:
-        with self.engine.begin() as c:
+        with self._write() as c:
             c.execute(
                 uploads_t.update().where(uploads_t.c.upload_id == upload_id).values(status=UPLOAD_OPEN, done_at=None)
             )
@@ -523,16 +547,15 @@ class SqlStore:
     # callbacks
     def remember_message(self, message_id: str, now: datetime) -> bool:
         try:
-            with self.engine.begin() as c:
-                c.execute(messages_t.insert().values(message_id=message_id[:255], seen_at=now))
+            with self._write() as c:
+                c.execute(_INSERT_MESSAGE, {"b_message_id": message_id[:255], "b_now": now})
             return True
         except IntegrityError:
             return False
 
     def message_seen(self, message_id: str) -> bool:
         with self.engine.connect() as c:
-            q = sa.select(messages_t.c.message_id).where(messages_t.c.message_id == message_id[:255])
-            return c.execute(q).first() is not None
+            return c.execute(_SELECT_MESSAGE, {"message_id": message_id[:255]}).first() is not None
 
     def stale_jobs(self, older_than: datetime, limit: int) -> list[Job]:
         t = jobs_t.c
@@ -586,7 +609,7 @@ class SqlStore:
     # deliveries
     def ensure_delivery(self, upload_id: str, now: datetime) -> Delivery:
         try:
-            with self.engine.begin() as c:
+            with self._write() as c:
                 c.execute(
                     deliveries_t.insert().values(
                         upload_id=upload_id, status=DELIVERY_PENDING, attempts=0, updated_at=now
@@ -599,7 +622,7 @@ class SqlStore:
         return found
 
     def record_delivery(self, delivery: Delivery) -> None:
-        with self.engine.begin() as c:
+        with self._write() as c:
             c.execute(
                 deliveries_t.update()
                 .where(deliveries_t.c.upload_id == delivery.upload_id)
