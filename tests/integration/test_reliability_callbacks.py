@@ -252,6 +252,8 @@ def test_r3_callback_arriving_before_the_job_id_is_stored_is_not_lost(tmp_path, 
         wait_for(lambda: mct_terminal(cloud, expected), what="all MCT jobs final")
         # No reconciler here: the callbacks alone must get every job recorded.
         wait_for(lambda: {j.status for j in cloud.store_jobs()} == {SUCCESS}, timeout=10, what="all recorded")
+        # The last job's callback records it, then marks the upload done and delivers: give delivery its moment.
+        wait_for(lambda: len(cloud.uploads_done_events()) >= uploads, timeout=10, what="done events delivered")
         done = assert_one_done_event_per_upload(cloud, events)
         report(request, f"R3 early callbacks: {expected} callbacks before their job ids were stored -> all recorded, "
                         f"{done} done events (expected {uploads})")  # fmt: skip
