@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 
-from bench.common import report
+from bench.common import report, wait_listening
 from bench.load import run_load
 from localcloud import bce_auth
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         server.start()
         if not ready.wait(30):
             raise SystemExit("the MCT service did not start")
-        _wait_listening(port)
+        wait_listening(port)
         if args.sdk:
             out = ctx.Queue()
             start_at = time.time() + 1.5  # let every client process import and connect first
@@ -134,19 +134,6 @@ def main(argv: list[str] | None = None) -> int:
         meets_target=rps >= TARGET_RPS and errors == 0,
     )
     return 0
-
-
-def _wait_listening(port: int, timeout: float = 10) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on port {port}")
 
 
 if __name__ == "__main__":
