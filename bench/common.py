@@ -73,6 +73,17 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def best_and_paired_ratio(times: list[float], baseline_times: list[float]) -> tuple[float, float]:
+    """(best-of-N ratio, median of per-round ratios) of two sides measured in alternating rounds.
+
+    Best of N on each side: other work on the machine only ever adds time, so the fastest run of each side is the
+    closest to its true cost. The median of the per-round ratios is reported next to it.
+    """
+    best = min(times) / min(baseline_times)
+    paired = median([t / b for t, b in zip(times, baseline_times, strict=True)])
+    return best, paired
+
+
 def wait_listening(port: int, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

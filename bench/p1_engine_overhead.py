@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import CallbackCatcher, median, progress, report, source_clip
+from bench.common import CallbackCatcher, best_and_paired_ratio, median, progress, report, source_clip
 
 TARGET_RATIO = 1.03
 PRESET = "bce.video_mp4_1280x720_2048kbps"
@@ -108,10 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress(f"round {i}: service {service_times[-1]:.2f}s direct {direct_times[-1]:.2f}s")
     catcher.close()
     service_s, direct_s = min(service_times), min(direct_times)
-    # Best of N on each side: other work on the machine only ever adds time, so the fastest run of each side is
-    # the closest to its true cost. The median of the per-round ratios is reported next to it.
-    ratio = service_s / direct_s
-    paired = median([s / d for s, d in zip(service_times, direct_times, strict=True)])
+    ratio, paired = best_and_paired_ratio(service_times, direct_times)
     report(
         "p1_engine_overhead",
         {

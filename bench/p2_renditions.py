@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import CallbackCatcher, median, progress, report, source_clip
+from bench.common import CallbackCatcher, best_and_paired_ratio, median, progress, report, source_clip
 from bench.p1_engine_overhead import RecordingEngine
 
 TARGET_RATIO = 0.75
@@ -115,10 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"4 separate ffmpeg runs {direct_times[-1]:.2f}s")  # fmt: skip
     catcher.close()
     service_s, direct_s = min(service_times), min(direct_times)
-    # Best of N on each side: other work on the machine only ever adds time, so the fastest run of each side is
-    # the closest to its true cost. The median of the per-round ratios is reported next to it.
-    ratio = service_s / direct_s
-    paired = median([s / d for s, d in zip(service_times, direct_times, strict=True)])
+    ratio, paired = best_and_paired_ratio(service_times, direct_times)
     report(
         "p2_renditions",
         {
