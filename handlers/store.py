@@ -96,6 +96,21 @@ class Delivery:
     updated_at: datetime = field(default_factory=utcnow)
 
 
+@dataclass(frozen=True)
+class Hint:
+    """A pending callback hint: "job_id was reported changed; verify it with get_job" (asynchronous webhook)."""
+
+    job_id: str
+    seq: int  # bumped by every accepted callback for this job while the hint is pending
+    received_at: datetime  # first accepted callback of this pending hint
+    attempts: int = 0  # how many times the verifier deferred it
+    not_before: datetime | None = None  # earliest next check; None -> received_at
+
+    def __post_init__(self) -> None:
+        if self.not_before is None:
+            object.__setattr__(self, "not_before", self.received_at)
+
+
 class Store(Protocol):
     def ensure_upload(self, upload: Upload) -> Upload: ...
     def get_upload(self, upload_id: str) -> Upload | None: ...
@@ -121,6 +136,29 @@ class Store(Protocol):
     def record_delivery(self, delivery: Delivery) -> None: ...
     def get_delivery(self, upload_id: str) -> Delivery | None: ...
     def undelivered(self, older_than: datetime, limit: int) -> list[Delivery]: ...
+    # callback hints (asynchronous webhook)
+    def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
+        """Record (job_id, message_id or None) hints in ONE transaction; one bool per input, in order.
+        False: a duplicate message id (remembered before, or earlier in this batch); nothing recorded for it.
+        True: the message id is remembered and job_id has a pending hint (new: seq=1, attempts=0,
+        received_at=not_before=now; already pending: seq+1, not_before=now)."""
+        ...
+
+    def due_hints(self, now: datetime, limit: int) -> list[Hint]:
+        """Pending hints with not_before <= now, oldest received_at first."""
+        ...
+
+    def finish_hints(self, done: list[tuple[str, int]]) -> None:
+        """Delete each (job_id, seq) hint only if its seq is still that seq (one transaction)."""
+        ...
+
+    def defer_hint(self, job_id: str, seq: int, not_before: datetime) -> bool:
+        """attempts+1 and a new not_before, only if seq still matches; True if updated."""
+        ...
+
+    def get_jobs(self, job_ids: list[str]) -> dict[str, Job]:
+        """Stored jobs by MCT job id; unknown ids are absent."""
+        ...
 
 
 # --- in-memory twin ---------------------------------------------------------------------------------------------------
@@ -133,6 +171,7 @@ class MemoryStore:
         self.jobs: dict[str, Job] = {}
         self.messages: dict[str, datetime] = {}
         self.deliveries: dict[str, Delivery] = {}
+        self.hints: dict[str, Hint] = {}
 
     def ensure_upload(self, upload: Upload) -> Upload:
         with self._lock:
@@ -248,6 +287,48 @@ class MemoryStore:
         ds = [d for d in self.deliveries.values() if d.status != DELIVERY_DELIVERED and d.updated_at < older_than]
         return sorted(ds, key=lambda d: d.updated_at)[:limit]
 
+    def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
+        with self._lock:
+            accepted = []
+            for job_id, message_id in hints:
+                if message_id is not None:
+                    if message_id[:255] in self.messages:
+                        accepted.append(False)
+                        continue
+                    self.messages[message_id[:255]] = now
+                cur = self.hints.get(job_id)
+                if cur is None:
+                    self.hints[job_id] = Hint(job_id, 1, now, 0, now)
+                else:
+                    self.hints[job_id] = replace(cur, seq=cur.seq + 1, not_before=now)
+                accepted.append(True)
+            return accepted
+
+    def due_hints(self, now: datetime, limit: int) -> list[Hint]:
+        with self._lock:
+            due = [h for h in self.hints.values() if h.not_before <= now]
+        return sorted(due, key=lambda h: (h.received_at, h.job_id))[:limit]
+
+    def finish_hints(self, done: list[tuple[str, int]]) -> None:
+        with self._lock:
+            for job_id, seq in done:
+                cur = self.hints.get(job_id)
+                if cur is not None and cur.seq == seq:
+                    del self.hints[job_id]
+
+    def defer_hint(self, job_id: str, seq: int, not_before: datetime) -> bool:
+        with self._lock:
+            cur = self.hints.get(job_id)
+            if cur is None or cur.seq != seq:
+                return False
+            self.hints[job_id] = replace(cur, attempts=cur.attempts + 1, not_before=not_before)
+            return True
+
+    def get_jobs(self, job_ids: list[str]) -> dict[str, Job]:
+        wanted = set(job_ids)
+        with self._lock:
+            return {j.job_id: j for j in self.jobs.values() if j.job_id in wanted}
+
 
 def _can_take_over(job: Job, now: datetime) -> bool:
     """A claim without a job id may be retried when its last create_job failed transiently or its lease ran out."""
@@ -272,6 +353,7 @@ def _list_filter(j: Job, up: Upload, status, since, bucket, key_prefix) -> bool:
 
 try:  # SQLAlchemy is a deployed dependency; the import guard only keeps MemoryStore usable without it.
     import sqlalchemy as sa
+    from sqlalchemy.dialects import mysql as sa_mysql
     from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 except ImportError:  # pragma: no cover
     sa = None
@@ -325,6 +407,17 @@ if sa is not None:
         sa.Column("last_status_code", sa.Integer, nullable=True),
         sa.Column("last_error", sa.Text, nullable=True),
         sa.Column("updated_at", sa.DateTime, nullable=False),
+    )
+    # Microseconds on MySQL too: not_before = now must be <= now when read back (DATETIME rounds to seconds).
+    _precise_dt = sa.DateTime().with_variant(sa_mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    hints_t = sa.Table(
+        "at_callback_hints",
+        metadata,
+        sa.Column("job_id", sa.String(128), primary_key=True),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("received_at", _precise_dt, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("not_before", _precise_dt, nullable=False, index=True),
     )
 
 
@@ -650,6 +743,101 @@ class SqlStore:
         )
         with self.engine.connect() as c:
             return [_delivery(r) for r in c.execute(q).mappings()]
+
+    # callback hints
+    def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
+        if not hints:
+            return []
+        dialect = self.engine.dialect.name
+        insert_message, upsert_hint = _HINT_SQL["mysql" if dialect in ("mysql", "mariadb") else dialect]
+        when = _sqlite_time(now) if dialect == "sqlite" else now
+        with self._write() as c:
+            # Rows are locked in key order (message ids, then job ids) so concurrent batches cannot deadlock.
+            new_ids = {m for m in sorted({m[:255] for _, m in hints if m is not None})
+                       if c.exec_driver_sql(insert_message, (m, when)).rowcount == 1}  # fmt: skip
+            accepted, per_job = _accepted(hints, new_ids)
+            for job_id in sorted(per_job):
+                n = per_job[job_id]
+                c.exec_driver_sql(upsert_hint, (job_id, n, when, when, n, when))
+        return accepted
+
+    def due_hints(self, now: datetime, limit: int) -> list[Hint]:
+        h = hints_t.c
+        q = hints_t.select().where(h.not_before <= now).order_by(h.received_at, h.job_id).limit(limit)
+        with self.engine.connect() as c:
+            return [Hint(**r) for r in c.execute(q).mappings()]
+
+    def finish_hints(self, done: list[tuple[str, int]]) -> None:
+        if not done:
+            return
+        h = hints_t.c
+        q = hints_t.delete().where(h.job_id == _b("b_job_id"), h.seq == _b("b_seq"))
+        with self._write() as c:
+            c.execute(q, [{"b_job_id": job_id, "b_seq": seq} for job_id, seq in sorted(done)])
+
+    def defer_hint(self, job_id: str, seq: int, not_before: datetime) -> bool:
+        h = hints_t.c
+        q = (
+            hints_t.update()
+            .where(h.job_id == job_id, h.seq == seq)
+            .values(attempts=h.attempts + 1, not_before=not_before)
+        )
+        with self._write() as c:
+            return c.execute(q).rowcount == 1
+
+    def get_jobs(self, job_ids: list[str]) -> dict[str, Job]:
+        found: dict[str, Job] = {}
+        ids = sorted(set(job_ids))
+        with self.engine.connect() as c:
+            for i in range(0, len(ids), _IN_CHUNK):
+                q = jobs_t.select().where(jobs_t.c.job_id.in_(ids[i : i + _IN_CHUNK]))
+                found.update((j.job_id, j) for j in map(_job, c.execute(q).mappings()))
+        return found
+
+
+# Ids per IN (...) list: below every database's bound-parameter limit (old SQLite builds: 999).
+_IN_CHUNK = 500
+
+# (insert a message id unless remembered, upsert a hint) per dialect; parameters in the driver's style.
+# Upsert parameters: job_id, seq, received_at, not_before, seq increment, not_before.
+_HINT_SQL = {
+    "sqlite": (
+        "INSERT INTO at_callback_messages (message_id, seen_at) VALUES (?, ?) ON CONFLICT (message_id) DO NOTHING",
+        "INSERT INTO at_callback_hints (job_id, seq, received_at, attempts, not_before) VALUES (?, ?, ?, 0, ?) "
+        "ON CONFLICT (job_id) DO UPDATE SET seq = at_callback_hints.seq + ?, not_before = ?",
+    ),
+    "postgresql": (
+        "INSERT INTO at_callback_messages (message_id, seen_at) VALUES (%s, %s) ON CONFLICT (message_id) DO NOTHING",
+        "INSERT INTO at_callback_hints (job_id, seq, received_at, attempts, not_before) VALUES (%s, %s, %s, 0, %s) "
+        "ON CONFLICT (job_id) DO UPDATE SET seq = at_callback_hints.seq + %s, not_before = %s",
+    ),
+    "mysql": (
+        "INSERT IGNORE INTO at_callback_messages (message_id, seen_at) VALUES (%s, %s)",
+        "INSERT INTO at_callback_hints (job_id, seq, received_at, attempts, not_before) VALUES (%s, %s, %s, 0, %s) "
+        "ON DUPLICATE KEY UPDATE seq = seq + %s, not_before = %s",
+    ),
+}
+
+
+def _accepted(hints: list[tuple[str, str | None]], new_ids: set[str]) -> tuple[list[bool], dict[str, int]]:
+    """Which inputs were accepted (the first use of a newly remembered message id, or no message id), in order,
+    and how many accepted callbacks each job got."""
+    accepted: list[bool] = []
+    per_job: dict[str, int] = {}
+    unused = set(new_ids)
+    for job_id, message_id in hints:
+        ok = message_id is None or message_id[:255] in unused
+        if ok and message_id is not None:
+            unused.discard(message_id[:255])
+        if ok:
+            per_job[job_id] = per_job.get(job_id, 0) + 1
+        accepted.append(ok)
+    return accepted, per_job
+
+
+def _sqlite_time(dt: datetime) -> str:
+    """The text SQLite stores for a DATETIME (SQLAlchemy's format: always six fraction digits)."""
+    return dt.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _upload(row: Any) -> Upload:

@@ -21,6 +21,7 @@ from handlers.store import (
     SUCCESS,
     UPLOAD_DONE,
     Delivery,
+    Hint,
     Job,
     Upload,
     claim_id_for,
@@ -220,3 +221,89 @@ class StoreContract:
         store.record_delivery(Delivery("u1", DELIVERY_DELIVERED, 4, 200, None, now))
         assert store.undelivered(now + timedelta(seconds=1), 10) == []
         assert store.get_delivery("u2") is None
+
+    # callback hints (asynchronous webhook)
+    def test_accept_hints_duplicates_within_and_across_batches(self, store):
+        now = utcnow()
+        assert store.accept_hints([], now) == []
+        store.remember_message("m-old", now)
+        got = store.accept_hints([("j1", "m-1"), ("j1", "m-1"), ("j2", "m-old"), ("j2", None), ("j3", "m-3")], now)
+        assert got == [True, False, False, True, True]
+        assert store.message_seen("m-1") and store.message_seen("m-3")
+        assert not store.remember_message("m-3", now)
+        assert store.accept_hints([("j9", "m-3"), ("j1", "m-4"), ("j1", None)], now) == [False, True, True]
+        hints = {h.job_id: h for h in store.due_hints(now, 10)}
+        assert sorted(hints) == ["j1", "j2", "j3"]  # j9's only callback was a duplicate
+        assert (hints["j1"].seq, hints["j1"].attempts, hints["j2"].seq, hints["j3"].seq) == (3, 0, 1, 1)
+        assert hints["j1"].received_at == hints["j1"].not_before == now
+
+    def test_seq_bump_keeps_the_hint_after_a_stale_finish(self, store):
+        t0 = utcnow()
+        store.accept_hints([("j1", "m-1"), ("j2", "m-2")], t0)
+        [first, second] = store.due_hints(t0, 10)
+        t1 = t0 + timedelta(seconds=1)
+        assert store.accept_hints([("j1", "m-3")], t1) == [True]  # arrives while j1 is being verified
+        store.finish_hints([(first.job_id, first.seq), (second.job_id, second.seq), ("unknown", 1)])
+        [left] = store.due_hints(t1, 10)
+        assert (left.job_id, left.seq, left.received_at, left.not_before) == ("j1", 2, t0, t1)
+        store.finish_hints([("j1", 2)])
+        assert store.due_hints(t1 + timedelta(days=1), 10) == []
+        assert store.accept_hints([("j1", None)], t1)[0] and store.due_hints(t1, 10)[0].seq == 1  # a fresh hint
+
+    def test_defer_then_due_order(self, store):
+        t0 = utcnow()
+        store.accept_hints([("a", "m-a")], t0)
+        store.accept_hints([("b", "m-b")], t0 + timedelta(seconds=1))
+        store.accept_hints([("c", None)], t0 + timedelta(seconds=2))
+        now = t0 + timedelta(seconds=3)
+        assert [h.job_id for h in store.due_hints(now, 10)] == ["a", "b", "c"]
+        assert [h.job_id for h in store.due_hints(now, 2)] == ["a", "b"]
+        assert store.defer_hint("a", 1, now + timedelta(seconds=10))
+        assert not store.defer_hint("b", 7, now + timedelta(seconds=10))  # stale seq: untouched
+        assert not store.defer_hint("nope", 1, now)
+        assert [h.job_id for h in store.due_hints(now, 10)] == ["b", "c"]
+        later = store.due_hints(now + timedelta(seconds=10), 10)
+        assert [(h.job_id, h.attempts) for h in later] == [("a", 1), ("b", 0), ("c", 0)]  # oldest received first
+        assert later[0] == Hint("a", 1, t0, 1, now + timedelta(seconds=10))
+        assert store.defer_hint("a", 1, now + timedelta(seconds=20)) and store.due_hints(now, 10)[0].job_id == "b"
+        assert store.due_hints(now + timedelta(seconds=20), 10)[0].attempts == 2
+
+    def test_concurrent_accepts_of_one_message_have_one_winner(self, store):
+        now = utcnow()
+
+        def accept_together(message_id):
+            results = []
+            barrier = threading.Barrier(2)
+
+            def accept(job_id):
+                barrier.wait()
+                results.append(store.accept_hints([(job_id, message_id), ("shared", None)], now))
+
+            threads = [threading.Thread(target=accept, args=(f"j{n}",)) for n in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            return results
+
+        for round_ in range(5):
+            results = accept_together(f"m-{round_}")
+            assert sorted(r[0] for r in results) == [False, True] and all(r[1] for r in results)
+        assert {h.job_id: h.seq for h in store.due_hints(now, 100)}["shared"] == 10  # every accepted callback counted
+
+    def test_get_jobs(self, store):
+        up = store.ensure_upload(make_upload())
+        now = utcnow()
+        job, _ = store.claim(make_job(up, "a"), now, LEASE)
+        store.claim(make_job(up, "b"), now, LEASE)  # no job id yet
+        store.record_submitted(job.claim_id, "job-a", now)
+        assert store.get_jobs([]) == {}
+        got = store.get_jobs(["job-a", "job-unknown", "job-a"])
+        assert list(got) == ["job-a"] and got["job-a"].claim_id == job.claim_id
+        ids = [f"job-{n}" for n in range(1200)]
+        for n in range(0, 1200, 97):  # a few stored ones spread over the whole list
+            j, _ = store.claim(make_job(up, f"t{n}"), now, LEASE)
+            store.record_submitted(j.claim_id, ids[n], now)
+        got = store.get_jobs(ids)
+        assert sorted(got) == sorted(ids[n] for n in range(0, 1200, 97))
+        assert all(got[i].job_id == i for i in got)
