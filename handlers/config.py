@@ -17,9 +17,8 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-
 from handlers import rules as rules_mod
+from handlers.validation import Invalid, Model, Secret, spec
 
 ENV_CONFIG_JSON = "AUTOTRANSCODE_CONFIG_JSON"
 ENV_CONFIG_PATH = "AUTOTRANSCODE_CONFIG"
@@ -38,74 +37,76 @@ MCT_NAME_RE = re.compile(r"^[a-z][0-9a-z_]{0,39}$")
 # System presets are named like bce.video_mp4_1280x720_2048kbps: allow dots for them.
 PRESET_NAME_RE = re.compile(r"^[a-z][0-9a-z_.]{0,79}$")
 
+# The models are plain read-only records checked by handlers/validation.py (pydantic cost ~200 ms per cold start).
+# Build them with parse_config / Model.from_dict: that checks types, limits and unknown keys; the constructor
+# alone checks only the rules across fields (__post_init__).
+
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the field, the value and how to fix it."""
 
 
-class _Model(BaseModel):
-    # Typos in a config file should fail loudly, not be ignored.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _mct_name(v: str) -> str:
+    if not MCT_NAME_RE.match(v):
+        raise ValueError("MCT pipeline names match [a-z][0-9a-z_]{0,39}; e.g. autotranscode")
+    return v
 
 
-class MctCredentials(_Model):
+def _preset_name(v: str) -> str:
+    if not PRESET_NAME_RE.match(v):
+        raise ValueError("preset names are lowercase, e.g. bce.video_mp4_1280x720_2048kbps or my_720p")
+    return v
+
+
+def _template(v: str) -> str:
+    rules_mod.check_template(v)
+    return v
+
+
+def _bucket(v: str) -> str:
+    if not v or "/" in v:
+        raise ValueError("a BOS bucket name without slashes, e.g. my-uploads")
+    return v
+
+
+def _http_url(v: str) -> str:
+    if not v.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return v
+
+
+class MctCredentials(Model):
     access_key_id: str
-    secret_access_key: SecretStr
-    session_token: SecretStr | None = None
+    secret_access_key: Secret
+    session_token: Secret | None = None
 
 
-class MctConfig(_Model):
-    endpoint: str = Field(
-        default="",
-        description="MCT endpoint, e.g. http://127.0.0.1:18081; default http://media.{region}.baidubce.com",
+class MctConfig(Model):
+    endpoint: str = spec(
+        "",
+        check=lambda v: v.strip().rstrip("/"),
+        doc="MCT endpoint, e.g. http://127.0.0.1:18081; default http://media.{region}.baidubce.com",
     )
-    region: str = Field(default="bj", pattern=r"^[a-z]{2,8}$")
-    pipeline: str = Field(description="default MCT pipeline; its source bucket must be the rule's bucket")
-    timeout_seconds: float = Field(default=10, gt=0, le=120)
-    max_attempts: int = Field(default=4, ge=1, le=10, description="tries per MCT call on transient errors")
-    backoff_seconds: float = Field(default=0.3, ge=0, le=30)
+    region: str = spec("bj", pattern=r"^[a-z]{2,8}$")
+    pipeline: str = spec(check=_mct_name, doc="default MCT pipeline; its source bucket must be the rule's bucket")
+    timeout_seconds: float = spec(10, gt=0, le=120)
+    max_attempts: int = spec(4, ge=1, le=10, doc="tries per MCT call on transient errors")
+    backoff_seconds: float = spec(0.3, ge=0, le=30)
 
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, v: str) -> str:
-        return v.strip().rstrip("/")
-
-    @model_validator(mode="after")
-    def _default_endpoint(self) -> MctConfig:
+    def __post_init__(self) -> None:
         if not self.endpoint:
             # Host pattern from the Go/Java SDKs (reference mct-api §1); only bj/gz/su are known to exist.
             object.__setattr__(self, "endpoint", f"http://media.{self.region}.baidubce.com")
-        return self
-
-    @field_validator("pipeline")
-    @classmethod
-    def _pipeline(cls, v: str) -> str:
-        if not MCT_NAME_RE.match(v):
-            raise ValueError("MCT pipeline names match [a-z][0-9a-z_]{0,39}; e.g. autotranscode")
-        return v
 
 
-class Target(_Model):
-    preset: str
-    key: str = Field(description="output key template, e.g. transcoded/{dir}/{stem}/{preset}.{ext}")
-    name: str | None = Field(default=None, description="stable id of this rendition; defaults to the preset")
-    ext: str | None = Field(default=None, description="output extension for {ext}; default from the preset name")
+class Target(Model):
+    preset: str = spec(check=_preset_name)
+    key: str = spec(check=_template, doc="output key template, e.g. transcoded/{dir}/{stem}/{preset}.{ext}")
+    name: str | None = spec(None, doc="stable id of this rendition; defaults to the preset")
+    ext: str | None = spec(None, doc="output extension for {ext}; default from the preset name")
     bucket: str | None = None
-    width: int | None = Field(default=None, gt=0, description="output frame size for mediainfo_check")
-    height: int | None = Field(default=None, gt=0)
-
-    @field_validator("preset")
-    @classmethod
-    def _preset(cls, v: str) -> str:
-        if not PRESET_NAME_RE.match(v):
-            raise ValueError("preset names are lowercase, e.g. bce.video_mp4_1280x720_2048kbps or my_720p")
-        return v
-
-    @field_validator("key")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        rules_mod.check_template(v)
-        return v
+    width: int | None = spec(None, gt=0, doc="output frame size for mediainfo_check")
+    height: int | None = spec(None, gt=0)
 
     @property
     def target_name(self) -> str:
@@ -122,45 +123,31 @@ class Target(_Model):
         return rules_mod.size_from_preset_name(self.preset)
 
 
-class Thumbnail(_Model):
+class Thumbnail(Model):
     name: str = "thumbnail"
-    key_prefix: str = Field(description="key prefix template, e.g. thumbnails/{dir}/{stem}/")
+    key_prefix: str = spec(check=_template, doc="key prefix template, e.g. thumbnails/{dir}/{stem}/")
     format: Literal["jpg", "png", "gif", "webp", "mp4"] = "jpg"
     mode: Literal["auto", "manual", "split", "shot", "idl", "highlight"] = "auto"
-    width: int | None = Field(default=None, ge=10, le=2000)
-    height: int | None = Field(default=None, ge=10, le=2000)
-    start_seconds: float | None = Field(default=None, ge=0)
-    end_seconds: float | None = Field(default=None, ge=0)
-    interval_seconds: float | None = Field(default=None, gt=0)
-    frame_number: int | None = Field(default=None, ge=1)
+    width: int | None = spec(None, ge=10, le=2000)
+    height: int | None = spec(None, ge=10, le=2000)
+    start_seconds: float | None = spec(None, ge=0)
+    end_seconds: float | None = spec(None, ge=0)
+    interval_seconds: float | None = spec(None, gt=0)
+    frame_number: int | None = spec(None, ge=1)
     preset: str | None = None
     bucket: str | None = None
 
-    @field_validator("key_prefix")
-    @classmethod
-    def _key_prefix(cls, v: str) -> str:
-        rules_mod.check_template(v)
-        return v
 
-
-class Rule(_Model):
+class Rule(Model):
     name: str | None = None
-    bucket: str
-    prefixes: list[str] = Field(default_factory=list, description="any of these key prefixes; empty = all keys")
-    suffixes: list[str] = Field(default_factory=list, description="any of these suffixes, case-insensitive")
-    pipeline: str | None = Field(default=None, description="overrides mct.pipeline for this rule")
-    targets: list[Target] = Field(default_factory=list)
-    thumbnails: list[Thumbnail] = Field(default_factory=list)
+    bucket: str = spec(check=_bucket)
+    prefixes: list[str] = spec(default_factory=list, doc="any of these key prefixes; empty = all keys")
+    suffixes: list[str] = spec(default_factory=list, doc="any of these suffixes, case-insensitive")
+    pipeline: str | None = spec(None, doc="overrides mct.pipeline for this rule")
+    targets: list[Target] = spec(default_factory=list)
+    thumbnails: list[Thumbnail] = spec(default_factory=list)
 
-    @field_validator("bucket")
-    @classmethod
-    def _bucket(cls, v: str) -> str:
-        if not v or "/" in v:
-            raise ValueError("a BOS bucket name without slashes, e.g. my-uploads")
-        return v
-
-    @model_validator(mode="after")
-    def _some_output(self) -> Rule:
+    def __post_init__(self) -> None:
         if not self.targets and not self.thumbnails:
             raise ValueError("a rule needs at least one entry in targets or thumbnails")
         names = [t.target_name for t in self.targets] + [f"thumbnail:{t.name}" for t in self.thumbnails]
@@ -169,24 +156,22 @@ class Rule(_Model):
             raise ValueError(
                 f"target names must be unique within a rule, repeated: {dupes}; set `name` to tell them apart"
             )
-        return self
 
     @property
     def rule_name(self) -> str:
         return self.name or f"{self.bucket}:{','.join(self.prefixes) or '*'}"
 
 
-class CallbackConfig(_Model):
-    sign_token: SecretStr | None = Field(default=None, description="token of the MCT SIGN notification")
-    url_token: SecretStr | None = Field(default=None, description="secret expected as ?token=... in the URL")
-    endpoint: str | None = Field(default=None, description="the notification endpoint as registered in MCT (SIGN)")
+class CallbackConfig(Model):
+    sign_token: Secret | None = spec(None, doc="token of the MCT SIGN notification")
+    url_token: Secret | None = spec(None, doc="secret expected as ?token=... in the URL")
+    endpoint: str | None = spec(None, doc="the notification endpoint as registered in MCT (SIGN)")
     path: str = "/mct/callback"
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=10 * 1024 * 1024)
-    sign_max_age_seconds: int = Field(default=900, ge=0)
-    allow_unauthenticated: bool = Field(default=False, description="accept callbacks without any auth (local only)")
+    max_body_bytes: int = spec(256 * 1024, ge=1024, le=10 * 1024 * 1024)
+    sign_max_age_seconds: int = spec(900, ge=0)
+    allow_unauthenticated: bool = spec(False, doc="accept callbacks without any auth (local only)")
 
-    @model_validator(mode="after")
-    def _auth(self) -> CallbackConfig:
+    def __post_init__(self) -> None:
         if self.sign_token is not None and not self.endpoint:
             raise ValueError("callback.endpoint is required with sign_token: SIGN covers the endpoint URL")
         if self.sign_token is None and self.url_token is None and not self.allow_unauthenticated:
@@ -194,71 +179,57 @@ class CallbackConfig(_Model):
                 f"set url_token (or sign_token + endpoint) so forged callbacks are refused; env {ENV_URL_TOKEN} / "
                 f"{ENV_SIGN_TOKEN} work too; allow_unauthenticated: true is for local experiments only"
             )
-        return self
 
 
-class DownstreamConfig(_Model):
-    url: str
-    secret: SecretStr | None = None
-    timeout_seconds: float = Field(default=5, gt=0, le=60)
-    max_attempts: int = Field(default=3, ge=1, le=10)
-    backoff_seconds: float = Field(default=0.5, ge=0, le=30)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return v
+class DownstreamConfig(Model):
+    url: str = spec(check=_http_url)
+    secret: Secret | None = None
+    timeout_seconds: float = spec(5, gt=0, le=60)
+    max_attempts: int = spec(3, ge=1, le=10)
+    backoff_seconds: float = spec(0.5, ge=0, le=30)
 
 
-class MediainfoCheck(_Model):
+class MediainfoCheck(Model):
     enabled: bool = True
     # Without this a small source would get no rendition at all.
     keep_smallest: bool = True
 
 
-class ReconcileConfig(_Model):
-    stale_after_minutes: float = Field(default=10, ge=0)
-    redeliver_after_minutes: float = Field(default=5, ge=0)
-    batch_size: int = Field(default=100, ge=1, le=1000)
+class ReconcileConfig(Model):
+    stale_after_minutes: float = spec(10, ge=0)
+    redeliver_after_minutes: float = spec(5, ge=0)
+    batch_size: int = spec(100, ge=1, le=1000)
 
 
-class Config(_Model):
+def _presets(v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for i, preset in enumerate(v):
+        name = preset.get("presetName")
+        if not isinstance(name, str) or not MCT_NAME_RE.match(name):
+            raise ValueError(f"presets[{i}].presetName must match [a-z][0-9a-z_]{{0,39}}, got {name!r}")
+        if not preset.get("container"):
+            raise ValueError(f"presets[{i}] ({name}) needs a container, e.g. mp4")
+    return v
+
+
+class Config(Model):
     mct: MctConfig
-    rules: list[Rule] = Field(min_length=1)
-    callback: CallbackConfig = Field(default_factory=CallbackConfig)
+    rules: list[Rule] = spec(min_length=1)
+    callback: CallbackConfig = spec(default_factory=CallbackConfig)
     store_url: str = DEFAULT_STORE_URL
     downstream: DownstreamConfig | None = None
-    mediainfo_check: MediainfoCheck = Field(default_factory=MediainfoCheck)
-    submit_concurrency: int = Field(default=8, ge=1, le=64)
+    mediainfo_check: MediainfoCheck = spec(
+        default_factory=MediainfoCheck, before=lambda v: {"enabled": v} if isinstance(v, bool) else v
+    )
+    submit_concurrency: int = spec(8, ge=1, le=64)
     # Custom MCT presets for `autotranscode provision`: bodies as POST /v3/preset takes them (presetName, container,
     # audio, video, ...). The functions never read this.
-    presets: list[dict[str, Any]] = Field(default_factory=list)
-    reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
+    presets: list[dict[str, Any]] = spec(default_factory=list, check=_presets)
+    reconcile: ReconcileConfig = spec(default_factory=ReconcileConfig)
 
-    @field_validator("mediainfo_check", mode="before")
-    @classmethod
-    def _bool_mediainfo(cls, v: Any) -> Any:
-        return {"enabled": v} if isinstance(v, bool) else v
-
-    @field_validator("presets")
-    @classmethod
-    def _presets(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for i, preset in enumerate(v):
-            name = preset.get("presetName")
-            if not isinstance(name, str) or not MCT_NAME_RE.match(name):
-                raise ValueError(f"presets[{i}].presetName must match [a-z][0-9a-z_]{{0,39}}, got {name!r}")
-            if not preset.get("container"):
-                raise ValueError(f"presets[{i}] ({name}) needs a container, e.g. mp4")
-        return v
-
-    @model_validator(mode="after")
-    def _no_recursion(self) -> Config:
+    def __post_init__(self) -> None:
         problems = rules_mod.recursion_problems(self.rules)
         if problems:
             raise ValueError("outputs would re-trigger the upload function: " + "; ".join(problems))
-        return self
 
     def pipeline_for(self, rule: Rule) -> str:
         return rule.pipeline or self.mct.pipeline
@@ -273,29 +244,25 @@ def credentials_from_env(env: dict[str, str] | None = None) -> MctCredentials:
             f"MCT credentials missing: set {' and '.join(missing)} in the function's environment "
             "(CFC console > function > environment variables; never in the config file)"
         )
+    session_token = env.get(ENV_SESSION_TOKEN)
     return MctCredentials(
-        access_key_id=ak, secret_access_key=SecretStr(sk), session_token=_secret(env.get(ENV_SESSION_TOKEN))
+        access_key_id=ak, secret_access_key=Secret(sk), session_token=Secret(session_token) if session_token else None
     )
 
 
-def _secret(value: str | None) -> SecretStr | None:
-    return SecretStr(value) if value else None
-
-
-def _describe(errors: list[dict[str, Any]]) -> str:
+def _describe(exc: Invalid) -> str:
     lines = []
-    for err in errors:
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        value = err.get("input")
+    for problem in exc.problems:
+        loc = problem.path or "(top level)"
         # Never echo what may be a secret (a misspelt "url_tokn" is still a token).
         secret_like = any(w in loc.lower() for w in ("token", "secret", "password", "key_id", "access"))
-        shown = "" if isinstance(value, dict | list) or secret_like else f" (got {value!r})"
-        if err["type"] == "extra_forbidden":
+        shown = problem.has_value and not secret_like and not isinstance(problem.value, dict | list)
+        if problem.kind == "unknown":
             lines.append(f"{loc}: unknown field; check the spelling (see docs/configuration.md)")
-        elif err["type"] == "missing":
+        elif problem.kind == "missing":
             lines.append(f"{loc}: required field is missing")
         else:
-            lines.append(f"{loc}: {err['msg'].removeprefix('Value error, ')}{shown}")
+            lines.append(f"{loc}: {problem.message}" + (f" (got {problem.value!r})" if shown else ""))
     return "\n  ".join(lines)
 
 
@@ -324,9 +291,9 @@ def parse_config(data: Any, env: dict[str, str] | None = None, source: str = "co
                     f"{ENV_SECRET_KEY} in the environment instead"
                 )
     try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"{source} is invalid:\n  {_describe(exc.errors())}") from None
+        return Config.from_dict(data)
+    except Invalid as exc:
+        raise ConfigError(f"{source} is invalid:\n  {_describe(exc)}") from None
 
 
 def load_config(env: dict[str, str] | None = None) -> Config:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from handlers.validation import Invalid, Model, spec
 
 # [UNVERIFIED] no source says BOS URL-encodes content.object; bsam samples show plain keys. One switch, here.
 BOS_KEYS_ARE_ENCODED = False
@@ -46,13 +46,13 @@ class IgnoredRecord:
     reason: str
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+class _Lenient(Model):
+    _forbid_extra = False  # events carry more fields than we read
 
 
 class BosContent(_Lenient):
-    bucket: str = Field(min_length=1)
-    object: str = Field(min_length=1)
+    bucket: str = spec(min_length=1)
+    object: str = spec(min_length=1)
     eTag: str | None = None
     etag: str | None = None
     filesize: int | None = None
@@ -66,11 +66,11 @@ class BosEvent(_Lenient):
 
 
 class S3Bucket(_Lenient):
-    name: str = Field(min_length=1)
+    name: str = spec(min_length=1)
 
 
 class S3Object(_Lenient):
-    key: str = Field(min_length=1)
+    key: str = spec(min_length=1)
     eTag: str | None = None
     size: int | None = None
     sequencer: str | None = None
@@ -92,10 +92,9 @@ class UnknownEventShape(ValueError):
     pass
 
 
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    return f"{loc}: {err['msg']}"
+def _first_error(where: str, exc: Invalid) -> str:
+    problem = exc.problems[0]
+    return f"{where}{'.' if problem.path else ''}{problem.path}: {problem.message}"
 
 
 def _clean_etag(etag: str | None) -> str:
@@ -117,9 +116,9 @@ def parse_upload_event(event: Any) -> list[ObjectCreated | BadRecord | IgnoredRe
 
 def _bos(index: int, raw: Any) -> ObjectCreated | BadRecord | IgnoredRecord:
     try:
-        ev = BosEvent.model_validate(raw)
-    except ValidationError as exc:
-        return BadRecord(index, f"events[{index}].{_first_error(exc)}")
+        ev: BosEvent = BosEvent.from_dict(raw)
+    except Invalid as exc:
+        return BadRecord(index, _first_error(f"events[{index}]", exc))
     if ev.eventType not in CREATE_EVENT_TYPES:
         return IgnoredRecord(index, f"eventType {ev.eventType!r} does not create an object")
     c = ev.content
@@ -133,9 +132,9 @@ def _bos(index: int, raw: Any) -> ObjectCreated | BadRecord | IgnoredRecord:
 
 def _s3(index: int, raw: Any) -> ObjectCreated | BadRecord | IgnoredRecord:
     try:
-        rec = S3Record.model_validate(raw)
-    except ValidationError as exc:
-        return BadRecord(index, f"Records[{index}].{_first_error(exc)}")
+        rec: S3Record = S3Record.from_dict(raw)
+    except Invalid as exc:
+        return BadRecord(index, _first_error(f"Records[{index}]", exc))
     if not rec.eventName.startswith("ObjectCreated:"):
         return IgnoredRecord(index, f"eventName {rec.eventName!r} does not create an object")
     key = unquote_plus(rec.s3.object.key)
