@@ -155,3 +155,92 @@ def test_endpoint_defaults_from_region():
     assert parse_config(data, env={}).mct.endpoint == "http://media.gz.baidubce.com"
     data["mct"]["region"] = "Bad Region"
     assert "mct.region" in errors_of(data)
+
+
+def _set(path: str, value):
+    """config_dict() with one value replaced, e.g. _set("rules.0.targets.0.width", 0)."""
+    data = config_dict()
+    *parents, last = path.split(".")
+    node = data
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    node[int(last) if isinstance(node, list) else last] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("mct.timeout_seconds", 0, "mct.timeout_seconds: must be greater than 0 (got 0)"),
+        ("mct.max_attempts", 11, "mct.max_attempts: must be at most 10 (got 11)"),
+        ("mct.max_attempts", 2.5, "mct.max_attempts: must be a whole number, e.g. 3 (got 2.5)"),
+        ("mct.backoff_seconds", "soon", "mct.backoff_seconds: must be a number, e.g. 1.5 (got 'soon')"),
+        ("mct.region", "B", "mct.region: must match ^[a-z]{2,8}$ (got 'B')"),
+        ("mct.endpoint", 5, "mct.endpoint: must be a string (got 5)"),
+        ("mct", "x", "mct: must be an object {...} (got 'x')"),
+        ("rules", [], "rules: needs at least 1 entry"),
+        ("rules", {}, "rules: must be a list [...]"),
+        ("rules.0.prefixes", "incoming/", "rules.0.prefixes: must be a list [...] (got 'incoming/')"),
+        ("rules.0.prefixes", ["a", 3], "rules.0.prefixes.1: must be a string (got 3)"),
+        ("rules.0.bucket", "a/b", "rules.0.bucket: a BOS bucket name without slashes, e.g. my-uploads (got 'a/b')"),
+        ("rules.0.targets.0.width", 0, "rules.0.targets.0.width: must be greater than 0 (got 0)"),
+        ("rules.0.targets.0.preset", "Bad", "rules.0.targets.0.preset: preset names are lowercase"),
+        ("rules.0.thumbnails.0.format", "bmp", "rules.0.thumbnails.0.format: must be one of 'jpg', 'png', 'gif'"),
+        ("rules.0.thumbnails.0.width", 5000, "rules.0.thumbnails.0.width: must be at most 2000 (got 5000)"),
+        ("callback.max_body_bytes", 10, "callback.max_body_bytes: must be at least 1024 (got 10)"),
+        ("callback.allow_unauthenticated", "maybe", "callback.allow_unauthenticated: must be true or false"),
+        ("downstream", {"url": "ftp://x"}, "downstream.url: must start with http:// or https:// (got 'ftp://x')"),
+        ("mediainfo_check", {"enabled": True, "foo": 1}, "mediainfo_check.foo: unknown field; check the spelling"),
+        ("submit_concurrency", 0, "submit_concurrency: must be at least 1 (got 0)"),
+        ("presets", [{"presetName": "Bad"}], "presets: presets[0].presetName must match [a-z][0-9a-z_]{0,39}"),
+        ("presets", ["x"], "presets.0: must be an object {...} (got 'x')"),
+        ("reconcile", {"batch_size": 0}, "reconcile.batch_size: must be at least 1 (got 0)"),
+        ("store_url", 3, "store_url: must be a string (got 3)"),
+    ],
+)
+def test_types_and_limits_name_the_field_the_value_and_the_fix(path, value, expected):
+    assert expected in errors_of(_set(path, value))
+
+
+def test_every_problem_is_reported_at_once():
+    data = _set("mct.region", "B")
+    data["rules"][0]["targets"][0]["width"] = -1
+    data["rules"][0]["sufixes"] = [".mp4"]
+    fields = [line.split(":")[0].strip() for line in errors_of(data).splitlines()[1:]]
+    assert fields == ["mct.region", "rules.0.targets.0.width", "rules.0.sufixes"]
+
+
+def test_numbers_and_booleans_written_as_text_are_accepted():
+    cfg = parse_config(config_dict(callback={"allow_unauthenticated": "yes"}, submit_concurrency="4"), env={})
+    assert cfg.callback.allow_unauthenticated is True and cfg.submit_concurrency == 4
+    data = _set("mct.timeout_seconds", "5")
+    data["mct"]["max_attempts"] = 2.0
+    cfg = parse_config(data, env={})
+    assert cfg.mct.timeout_seconds == 5.0 and cfg.mct.max_attempts == 2 and isinstance(cfg.mct.max_attempts, int)
+
+
+def test_defaults_and_normalised_values():
+    data = config_dict(mct={"endpoint": " http://127.0.0.1:1/ ", "pipeline": "p"})
+    cfg = parse_config(data, env={})
+    assert cfg.mct.endpoint == "http://127.0.0.1:1" and cfg.mct.region == "bj" and cfg.mct.max_attempts == 4
+    assert cfg.store_url == "memory://" and cfg.downstream is None and cfg.presets == []
+    assert cfg.reconcile.batch_size == 100 and cfg.callback.path == "/mct/callback"
+    assert cfg.rules[0].targets[0].frame_size == (1280, 720) and cfg.rules[0].targets[0].extension == "mp4"
+    assert cfg.pipeline_for(cfg.rules[0]) == "p"
+
+
+def test_config_is_read_only_and_compares_by_value():
+    cfg = parse_config(config_dict(), env={})
+    with pytest.raises(AttributeError, match="read-only"):
+        cfg.store_url = "sqlite://"  # type: ignore[misc]
+    assert cfg == parse_config(config_dict(), env={})
+    assert cfg != parse_config(config_dict(submit_concurrency=2), env={})
+
+
+def test_handlers_import_without_pydantic():
+    import subprocess
+    import sys
+
+    code = "import sys, handlers.on_upload, handlers.on_notification; print('pydantic' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"

@@ -71,3 +71,37 @@ def test_every_sample_upload_event_parses():
         if path.name.startswith(("bos_", "s3_")):
             records = parse_upload_event(load_event(path.name))
             assert records and all(isinstance(r, ObjectCreated) for r in records), path.name
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"events": ["x"]}, "events[0]: must be an object {...}"),
+        ({"events": [{}]}, "events[0].content: required field is missing"),
+        ({"events": [{"content": None}]}, "events[0].content: must be an object {...}"),
+        ({"events": [{"content": {"bucket": "", "object": "k"}}]}, "events[0].content.bucket: must not be empty"),
+        ({"events": [{"content": {"bucket": "b", "object": 5}}]}, "events[0].content.object: must be a string"),
+        (
+            {"events": [{"content": {"bucket": "b", "object": "k", "eTag": "e", "filesize": 1.5}}]},
+            "events[0].content.filesize: must be a whole number",
+        ),
+        ({"Records": [{}]}, "Records[0].s3: required field is missing"),
+        ({"Records": [{"s3": {"bucket": {}, "object": {"key": "k"}}}]}, "Records[0].s3.bucket.name: required field"),
+        (
+            {"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}, "responseElements": []}]},
+            "Records[0].responseElements: must be an object {...}",
+        ),
+    ],
+)
+def test_bad_records_name_the_field_and_what_is_wrong(event, expected):
+    [rec] = parse_upload_event(event)
+    assert isinstance(rec, BadRecord) and rec.reason.startswith(expected), rec.reason
+
+
+def test_unknown_fields_are_ignored_and_numbers_may_be_text():
+    content = {"bucket": "b", "object": "k", "etag": "e", "filesize": "12", "storageClass": "STANDARD"}
+    [rec] = parse_upload_event({"events": [{"eventId": "x", "content": content, "eventOrigin": "bos"}]})
+    assert rec == ObjectCreated("b", "k", "e", 12, "x", "", "PutObject")
+    s3 = {"bucket": {"name": "b", "arn": "x"}, "object": {"key": "a+b%20c", "size": "7", "sequencer": "seq"}}
+    [rec] = parse_upload_event({"Records": [{"s3": s3, "awsRegion": "bj"}]})
+    assert rec == ObjectCreated("b", "a b c", "seq", 7, "b/a b c#seq", "", "ObjectCreated:Put")
