@@ -12,7 +12,7 @@ from typing import Any
 from handlers import config as config_mod
 from handlers.logs import logger, register_secret
 from handlers.mct import MctPort, SdkMct
-from handlers.store import Store, open_store, redact_url, utcnow
+from handlers.store import Store, open_store, parse_store_url, redact_url, utcnow
 
 
 def _requests_post(url: str, data: bytes, headers: dict[str, str], timeout: float) -> int:
@@ -38,12 +38,8 @@ def register_config_secrets(cfg: config_mod.Config) -> None:
     for secret in (cb.sign_token, cb.url_token, cfg.downstream.secret if cfg.downstream else None):
         if secret is not None:
             register_secret(secret.get_secret_value())
-    try:
-        from sqlalchemy.engine import make_url
-
-        register_secret(make_url(cfg.store_url).password)
-    except Exception:
-        pass
+    if not cfg.store_url.startswith("memory:"):
+        register_secret(parse_store_url(cfg.store_url).password)  # a bad URL: ValueError (password redacted)
 
 
 def build_deps(env: dict[str, str] | None = None, mct: MctPort | None = None, store: Store | None = None) -> Deps:

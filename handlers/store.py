@@ -1,9 +1,10 @@
 """The store: uploads, job claims, callbacks seen, downstream deliveries.
 
 A small repository interface (`Store`) with two implementations that pass the same contract tests:
-  SqlStore     SQLAlchemy 2 Core; SQLite (default), MySQL (mysql+pymysql://), PostgreSQL (postgresql+psycopg://).
-               Schema is created on first use. Every "only once" decision is a unique key or a conditional
-               UPDATE whose rowcount says who won, so concurrent callers are safe on all three databases.
+  SqlStore     plain DB-API drivers: SQLite (sqlite3, default), MySQL (PyMySQL), PostgreSQL (psycopg 3), imported only
+               for the database in use (SQLAlchemy's import alone cost ~250 ms of every cold start). Schema is
+               created on first use. Every "only once" decision is a unique key or a conditional UPDATE whose
+               rowcount says who won, so concurrent callers are safe on all three databases.
   MemoryStore  dicts behind a lock, for unit tests.
 Times are naive UTC datetimes.
 """
@@ -13,13 +14,17 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import threading
-from collections.abc import Iterable
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
+from urllib.parse import unquote
+
+T = TypeVar("T")
 
 # Job claim/status lifecycle. CLAIMED -> PENDING (create_job ok) | RETRYABLE | SUBMIT_FAILED;
 # PENDING -> RUNNING -> SUCCESS | FAILED. Ranks make updates monotonic.
@@ -349,479 +354,633 @@ def _list_filter(j: Job, up: Upload, status, since, bucket, key_prefix) -> bool:
     return not (key_prefix and not up.key.startswith(key_prefix))
 
 
-# --- SQL adapter ------------------------------------------------------------------------------------------------------
+# --- store URLs -------------------------------------------------------------------------------------------------------
 
-try:  # SQLAlchemy is a deployed dependency; the import guard only keeps MemoryStore usable without it.
-    import sqlalchemy as sa
-    from sqlalchemy.dialects import mysql as sa_mysql
-    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-except ImportError:  # pragma: no cover
-    sa = None
-
-if sa is not None:
-    metadata = sa.MetaData()
-    uploads_t = sa.Table(
-        "at_uploads",
-        metadata,
-        sa.Column("upload_id", sa.String(64), primary_key=True),
-        sa.Column("bucket", sa.String(255), nullable=False),
-        sa.Column("object_key", sa.String(1024), nullable=False),
-        sa.Column("etag", sa.String(128), nullable=False),
-        sa.Column("rule", sa.String(255), nullable=False),
-        sa.Column("expected_jobs", sa.Integer, nullable=False),
-        sa.Column("skipped", sa.Text, nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("done_at", sa.DateTime, nullable=True),
-    )
-    jobs_t = sa.Table(
-        "at_jobs",
-        metadata,
-        sa.Column("claim_id", sa.String(64), primary_key=True),
-        sa.Column("upload_id", sa.String(64), nullable=False, index=True),
-        sa.Column("target", sa.String(255), nullable=False),
-        sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("request", sa.Text, nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("status_rank", sa.Integer, nullable=False),
-        sa.Column("job_id", sa.String(128), nullable=True, unique=True),
-        sa.Column("attempts", sa.Integer, nullable=False),
-        sa.Column("result", sa.Text, nullable=False),
-        sa.Column("last_error", sa.Text, nullable=True),
-        sa.Column("lease_until", sa.DateTime, nullable=True),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=False, index=True),
-    )
-    messages_t = sa.Table(
-        "at_callback_messages",
-        metadata,
-        sa.Column("message_id", sa.String(255), primary_key=True),
-        sa.Column("seen_at", sa.DateTime, nullable=False),
-    )
-    deliveries_t = sa.Table(
-        "at_deliveries",
-        metadata,
-        sa.Column("upload_id", sa.String(64), primary_key=True),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("attempts", sa.Integer, nullable=False),
-        sa.Column("last_status_code", sa.Integer, nullable=True),
-        sa.Column("last_error", sa.Text, nullable=True),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
-    )
-    # Microseconds on MySQL too: not_before = now must be <= now when read back (DATETIME rounds to seconds).
-    _precise_dt = sa.DateTime().with_variant(sa_mysql.DATETIME(fsp=6), "mysql", "mariadb")
-    hints_t = sa.Table(
-        "at_callback_hints",
-        metadata,
-        sa.Column("job_id", sa.String(128), primary_key=True),
-        sa.Column("seq", sa.Integer, nullable=False),
-        sa.Column("received_at", _precise_dt, nullable=False),
-        sa.Column("attempts", sa.Integer, nullable=False),
-        sa.Column("not_before", _precise_dt, nullable=False, index=True),
-    )
+ACCEPTED_URL_FORMS = (
+    "sqlite:////abs/path.db, sqlite:///relative.db, sqlite:// (in memory), "
+    "mysql+pymysql://user:password@host:3306/db[?charset=utf8mb4], "
+    "postgresql+psycopg://user:password@host:5432/db (also mysql://, postgresql://, postgres://)"
+)
+_SCHEMES = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "mysql": "mysql",
+    "mysql+pymysql": "mysql",
+    "postgresql": "postgresql",
+    "postgresql+psycopg": "postgresql",
+    "postgres": "postgresql",
+}
 
 
-if sa is not None:
-    # The statements every callback runs, built once: building and coercing a statement each time cost about as
-    # much as running it on SQLite. (Update/insert parameters need names other than the columns'.)
-    _b = sa.bindparam
-    _SELECT_UPLOAD = uploads_t.select().where(uploads_t.c.upload_id == _b("upload_id"))
-    _SELECT_JOB_BY_JOB_ID = jobs_t.select().where(jobs_t.c.job_id == _b("job_id"))
-    _SELECT_JOB_BY_CLAIM_ID = jobs_t.select().where(jobs_t.c.claim_id == _b("claim_id"))
-    _SELECT_UPLOAD_JOBS = jobs_t.select().where(jobs_t.c.upload_id == _b("upload_id")).order_by(jobs_t.c.target)
-    _UPDATE_JOB_STATUS = (
-        jobs_t.update()
-        .where(jobs_t.c.job_id == _b("b_job_id"), jobs_t.c.status_rank < _b("b_rank"))
-        .values(status=_b("b_status"), status_rank=_b("b_rank"), result=_b("b_result"), updated_at=_b("b_now"))
-    )
-    _INSERT_MESSAGE = messages_t.insert().values(message_id=_b("b_message_id"), seen_at=_b("b_now"))
-    _SELECT_MESSAGE = sa.select(messages_t.c.message_id).where(messages_t.c.message_id == _b("message_id"))
+class StoreUrl(NamedTuple):
+    """A parsed store URL. ``database`` is the SQLite file path (None: in memory) or the server's database name.
+    (A NamedTuple, not a dataclass: a tenth of the class-creation time, which every cold start pays.)"""
+
+    dialect: str  # "sqlite" | "mysql" | "postgresql"
+    database: str | None
+    host: str | None = None
+    port: int | None = None
+    username: str | None = None
+    password: str | None = None
+    query: tuple[tuple[str, str], ...] = ()  # driver options, e.g. (("charset", "utf8mb4"),)
+
+    def __repr__(self) -> str:  # never the password
+        shown = self._replace(password="***" if self.password else None)
+        return "StoreUrl(" + ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, shown, strict=True)) + ")"
 
 
 def redact_url(url: str) -> str:
-    """The store URL without its password, for logs and errors."""
-    if sa is None:
+    """The store URL without its password, for logs and errors (works on unparseable URLs too)."""
+    scheme, sep, rest = url.partition("://")
+    base, q, query = rest.partition("?")
+    userinfo, at, location = base.rpartition("@")  # a raw '@' in a password: the last '@' ends it
+    if not sep or not at or ":" not in userinfo:
         return url
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable store URL>"
+    return f"{scheme}://{userinfo.partition(':')[0]}:***@{location}{q}{query}"
+
+
+def parse_store_url(url: str) -> StoreUrl:
+    """Parse a store URL (the forms in ACCEPTED_URL_FORMS); ValueError naming the URL (redacted) otherwise."""
+
+    def bad(reason: str) -> ValueError:
+        return ValueError(f"store URL {redact_url(url)!r}: {reason}; accepted forms: {ACCEPTED_URL_FORMS}")
+
+    scheme, sep, rest = url.partition("://")
+    dialect = _SCHEMES.get(scheme.lower()) if sep else None
+    if dialect is None:
+        raise bad(f"unknown scheme {scheme!r}" if sep else "no scheme")
+    rest, _, query_text = rest.partition("?")
+    query = []
+    for pair in filter(None, query_text.split("&")):
+        name, eq, value = pair.partition("=")
+        if not eq or not name:
+            raise bad(f"query parameter {pair!r} is not name=value")
+        query.append((unquote(name), unquote(value)))
+    if dialect == "sqlite":
+        if query:
+            raise bad(f"SQLite URLs take no query parameters (got {query_text!r})")
+        if rest in ("", "/", "/:memory:"):
+            return StoreUrl("sqlite", None)
+        if not rest.startswith("/"):
+            raise bad("a SQLite URL has no host: three slashes before a relative path, four before an absolute one")
+        return StoreUrl("sqlite", unquote(rest[1:]))
+    netloc, _, database = rest.partition("/")
+    userinfo, _, hostport = netloc.rpartition("@")
+    username, _, password = userinfo.partition(":")
+    if hostport.startswith("["):  # IPv6 literal
+        host, _, port_text = hostport[1:].partition("]")
+        port_text = port_text.removeprefix(":")
+    else:
+        host, _, port_text = hostport.partition(":")
+    if port_text and not port_text.isdigit():
+        # A raw '/' in a password puts part of it here: show the value only if the redacted URL shows it too.
+        raise bad(f"port {port_text if port_text in redact_url(url) else '(hidden)'!r} is not a number")
+    if not database:
+        raise bad("the database name is missing (.../dbname)")
+    return StoreUrl(
+        dialect,
+        unquote(database),
+        host or None,
+        int(port_text) if port_text else None,
+        unquote(username) if username else None,
+        unquote(password) if password else None,
+        tuple(query),
+    )
+
+
+# --- SQL adapter ------------------------------------------------------------------------------------------------------
+
+TABLES = ("at_uploads", "at_jobs", "at_callback_messages", "at_deliveries", "at_callback_hints")
+
+# Explicit column lists: rows come back as tuples in this order.
+_UPLOAD_COLS = "upload_id, bucket, object_key, etag, rule, expected_jobs, skipped, status, created_at, done_at"
+_JOB_COLS = (
+    "claim_id, upload_id, target, kind, request, status, job_id, attempts, result, last_error, lease_until, "
+    "created_at, updated_at"
+)
+_CLAIM_INSERT_COLS = (
+    "claim_id, upload_id, target, kind, request, status, status_rank, job_id, attempts, result, last_error, "
+    "lease_until, created_at, updated_at"
+)
+_DELIVERY_COLS = "upload_id, status, attempts, last_status_code, last_error, updated_at"
+_HINT_COLS = "job_id, seq, received_at, attempts, not_before"
+
+# Ids per IN (...) list: below every database's bound-parameter limit (old SQLite builds: 999).
+_IN_CHUNK = 500
+
+
+class _Dialect:
+    """Everything that differs between SQLite, MySQL and PostgreSQL. Statements are written with `?` placeholders
+    and contain no literal '%' (the MySQL and PostgreSQL drivers use %s)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sqlite = name == "sqlite"
+        self.mysql = name == "mysql"
+        # Column types as SQLAlchemy created them (existing databases keep working). The hint times carry
+        # microseconds on MySQL too: a hint stored with not_before=now must be due at now.
+        self.datetime = "TIMESTAMP WITHOUT TIME ZONE" if name == "postgresql" else "DATETIME"
+        self.precise_datetime = "DATETIME(6)" if self.mysql else self.datetime
+        # SQLite: take the write lock at BEGIN, so waiting is the busy timeout's job, never a failed upgrade.
+        self.begin = "BEGIN IMMEDIATE" if self.sqlite else "BEGIN"
+
+    def sql(self, text: str) -> str:
+        return text if self.sqlite else text.replace("?", "%s")
+
+    def insert_if_absent(self, table: str, columns: str, key: str) -> str:
+        """INSERT that does nothing when the key exists: rowcount 1 = inserted, 0 = already there."""
+        marks = ", ".join("?" for _ in columns.split(","))
+        if self.mysql:  # not INSERT IGNORE: that would also turn real errors into warnings
+            return self.sql(f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {key} = {key}")
+        return self.sql(f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING")
+
+    def upsert_hint(self) -> str:
+        """Parameters: job_id, seq, received_at, not_before, seq increment, not_before."""
+        insert = f"INSERT INTO at_callback_hints ({_HINT_COLS}) VALUES (?, ?, ?, 0, ?) "
+        if self.mysql:
+            return self.sql(insert + "ON DUPLICATE KEY UPDATE seq = seq + ?, not_before = ?")
+        return self.sql(insert + "ON CONFLICT (job_id) DO UPDATE SET seq = at_callback_hints.seq + ?, not_before = ?")
+
+    def schema(self) -> list[str]:
+        dt, dt6 = self.datetime, self.precise_datetime
+        tables = [
+            ("at_uploads", "upload_id VARCHAR(64) NOT NULL, bucket VARCHAR(255) NOT NULL, "
+             "object_key VARCHAR(1024) NOT NULL, etag VARCHAR(128) NOT NULL, rule VARCHAR(255) NOT NULL, "
+             "expected_jobs INTEGER NOT NULL, skipped TEXT NOT NULL, status VARCHAR(16) NOT NULL, "
+             f"created_at {dt} NOT NULL, done_at {dt}, PRIMARY KEY (upload_id)", []),
+            ("at_jobs", "claim_id VARCHAR(64) NOT NULL, upload_id VARCHAR(64) NOT NULL, target VARCHAR(255) NOT NULL, "
+             "kind VARCHAR(16) NOT NULL, request TEXT NOT NULL, status VARCHAR(16) NOT NULL, "
+             "status_rank INTEGER NOT NULL, job_id VARCHAR(128), attempts INTEGER NOT NULL, result TEXT NOT NULL, "
+             f"last_error TEXT, lease_until {dt}, created_at {dt} NOT NULL, updated_at {dt} NOT NULL, "
+             "PRIMARY KEY (claim_id), UNIQUE (job_id)",
+             [("ix_at_jobs_upload_id", "upload_id"), ("ix_at_jobs_updated_at", "updated_at")]),
+            ("at_callback_messages", f"message_id VARCHAR(255) NOT NULL, seen_at {dt} NOT NULL, "
+             "PRIMARY KEY (message_id)", []),
+            ("at_deliveries", "upload_id VARCHAR(64) NOT NULL, status VARCHAR(16) NOT NULL, "
+             "attempts INTEGER NOT NULL, last_status_code INTEGER, last_error TEXT, "
+             f"updated_at {dt} NOT NULL, PRIMARY KEY (upload_id)", []),
+            ("at_callback_hints", f"job_id VARCHAR(128) NOT NULL, seq INTEGER NOT NULL, received_at {dt6} NOT NULL, "
+             f"attempts INTEGER NOT NULL, not_before {dt6} NOT NULL, PRIMARY KEY (job_id)",
+             [("ix_at_callback_hints_not_before", "not_before")]),
+        ]  # fmt: skip
+        statements = []
+        for table, columns, indexes in tables:
+            if self.mysql:  # MySQL has no CREATE INDEX IF NOT EXISTS: indexes go inside CREATE TABLE
+                columns += "".join(f", INDEX {name} ({col})" for name, col in indexes)
+                indexes = []
+            statements.append(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+            statements += [f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({col})" for name, col in indexes]
+        return statements
+
+    def to_db(self, value: datetime | None) -> Any:
+        """SQLite keeps datetimes as text, in SQLAlchemy's format (always six fraction digits, so text order is
+        time order and files written by the SQLAlchemy version read back)."""
+        if value is None or not self.sqlite:
+            return value
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    def from_db(self, value: Any) -> datetime | None:
+        if isinstance(value, str):
+            return datetime.fromisoformat(value)
+        return value
+
+    def is_deadlock(self, exc: BaseException) -> bool:
+        """A deadlock victim: the whole transaction may simply run again."""
+        if self.mysql:
+            return bool(exc.args) and exc.args[0] == 1213
+        return getattr(exc, "sqlstate", None) == "40P01"
+
+
+class _Statements:
+    """The SQL of every store method for one dialect, built once."""
+
+    def __init__(self, d: _Dialect) -> None:
+        q = d.sql
+        self.insert_upload = d.insert_if_absent("at_uploads", _UPLOAD_COLS, "upload_id")
+        self.select_upload = q(f"SELECT {_UPLOAD_COLS} FROM at_uploads WHERE upload_id = ?")
+        self.insert_claim = d.insert_if_absent("at_jobs", _CLAIM_INSERT_COLS, "claim_id")
+        self.take_over_claim = q(
+            "UPDATE at_jobs SET status = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? "
+            "WHERE claim_id = ? AND job_id IS NULL AND (status = ? OR (status = ? AND lease_until < ?))"
+        )
+        self.record_submitted = q(
+            "UPDATE at_jobs SET status = ?, status_rank = ?, job_id = ?, last_error = NULL, updated_at = ? "
+            "WHERE claim_id = ?"
+        )
+        self.record_submit_failed = q(
+            "UPDATE at_jobs SET status = ?, status_rank = ?, last_error = ?, updated_at = ? WHERE claim_id = ?"
+        )
+        self.select_job = q(f"SELECT {_JOB_COLS} FROM at_jobs WHERE job_id = ?")
+        self.select_claim = q(f"SELECT {_JOB_COLS} FROM at_jobs WHERE claim_id = ?")
+        self.select_upload_jobs = q(f"SELECT {_JOB_COLS} FROM at_jobs WHERE upload_id = ? ORDER BY target")
+        self.update_job_status = q(
+            "UPDATE at_jobs SET status = ?, status_rank = ?, result = ?, updated_at = ? "
+            "WHERE job_id = ? AND status_rank < ?"
+        )
+        self.reset_for_redrive = q(
+            "UPDATE at_jobs SET status = ?, status_rank = 0, job_id = NULL, result = '{}', updated_at = ? "
+            "WHERE claim_id = ? AND status IN (?, ?)"
+        )
+        self.mark_upload_done = q("UPDATE at_uploads SET status = ?, done_at = ? WHERE upload_id = ? AND status = ?")
+        self.reopen_upload = q("UPDATE at_uploads SET status = ?, done_at = NULL WHERE upload_id = ?")
+        self.insert_message = d.insert_if_absent("at_callback_messages", "message_id, seen_at", "message_id")
+        self.select_message = q("SELECT 1 FROM at_callback_messages WHERE message_id = ?")
+        self.stale_jobs = q(
+            f"SELECT {_JOB_COLS} FROM at_jobs WHERE status IN (?, ?) AND updated_at < ? ORDER BY updated_at LIMIT ?"
+        )
+        self.unsubmitted_claims = q(
+            f"SELECT {_JOB_COLS} FROM at_jobs "
+            "WHERE job_id IS NULL AND (status = ? OR (status = ? AND lease_until < ?)) ORDER BY updated_at LIMIT ?"
+        )
+        self.list_jobs = "SELECT {} FROM at_jobs j JOIN at_uploads u ON u.upload_id = j.upload_id".format(
+            ", ".join([f"j.{c}" for c in _JOB_COLS.split(", ")] + [f"u.{c}" for c in _UPLOAD_COLS.split(", ")])
+        )
+        self.insert_delivery = d.insert_if_absent("at_deliveries", "upload_id, status, attempts, updated_at",
+                                                  "upload_id")  # fmt: skip
+        self.update_delivery = q(
+            "UPDATE at_deliveries SET status = ?, attempts = ?, last_status_code = ?, last_error = ?, updated_at = ? "
+            "WHERE upload_id = ?"
+        )
+        self.select_delivery = q(f"SELECT {_DELIVERY_COLS} FROM at_deliveries WHERE upload_id = ?")
+        self.undelivered = q(
+            f"SELECT {_DELIVERY_COLS} FROM at_deliveries WHERE status <> ? AND updated_at < ? "
+            "ORDER BY updated_at LIMIT ?"
+        )
+        self.upsert_hint = d.upsert_hint()
+        self.due_hints = q(
+            f"SELECT {_HINT_COLS} FROM at_callback_hints WHERE not_before <= ? ORDER BY received_at, job_id LIMIT ?"
+        )
+        self.finish_hint = q("DELETE FROM at_callback_hints WHERE job_id = ? AND seq = ?")
+        self.defer_hint = q(
+            "UPDATE at_callback_hints SET attempts = attempts + 1, not_before = ? WHERE job_id = ? AND seq = ?"
+        )
+        self.select_jobs_in = q(f"SELECT {_JOB_COLS} FROM at_jobs WHERE job_id IN ({{}})")
+
+
+class _Pool:
+    """Idle connections, newest first, shared by all threads. A connection idle for a while is pinged before reuse
+    (a CFC instance sits idle; the server may have closed it); a connection that failed is dropped."""
+
+    def __init__(self, connect: Callable[[], Any], ping: Callable[[Any], None] | None, max_idle: int = 16) -> None:
+        self._connect, self._ping, self._max_idle = connect, ping, max_idle
+        self._idle: list[tuple[Any, float]] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        conn = self._get()
+        try:
+            yield conn
+        except BaseException:
+            _close_quietly(conn)
+            raise
+        with self._lock:
+            if len(self._idle) < self._max_idle:
+                self._idle.append((conn, time.monotonic()))
+                return
+        _close_quietly(conn)
+
+    def _get(self) -> Any:
+        while True:
+            with self._lock:
+                if not self._idle:
+                    break
+                conn, idle_since = self._idle.pop()
+            if self._ping is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+                return conn
+            try:
+                self._ping(conn)
+                return conn
+            except Exception:
+                _close_quietly(conn)
+        return self._connect()
+
+    def close_all(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            _close_quietly(conn)
+
+
+# A pooled MySQL/PostgreSQL connection idle longer than this is pinged before use.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _close_quietly(conn: Any) -> None:
+    with suppress(Exception):
+        conn.close()
 
 
 class SqlStore:
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
-        if sa is None:  # pragma: no cover
-            raise RuntimeError("SQLAlchemy is not installed (it is in requirements.txt)")
+    """The store on a SQL database through its plain DB-API driver: sqlite3, PyMySQL or psycopg 3 (imported only
+    for the database in use). Schema is created on first use."""
+
+    def __init__(self, url: str) -> None:
         self.url = url
-        parsed = sa.engine.make_url(url)
-        # SQLite has one writer at a time and its busy handler waits by sleeping (up to 100 ms per try): threads of
-        # this process take turns on a lock instead. Other processes still wait on the busy timeout.
-        self._write_lock = threading.Lock() if parsed.get_backend_name() == "sqlite" else None
-        if parsed.get_backend_name() == "sqlite":
-            db = parsed.database
-            if db and db != ":memory:":
-                Path(db).parent.mkdir(parents=True, exist_ok=True)
-                engine_kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
-            else:
-                engine_kwargs.setdefault("poolclass", sa.pool.StaticPool)
-                engine_kwargs.setdefault("connect_args", {"check_same_thread": False})
+        parsed = parse_store_url(url)
+        self.dialect = parsed.dialect
+        self._d = _Dialect(parsed.dialect)
+        self._sql = _statements(parsed.dialect)
+        # SQLite has one writer at a time and its busy handler waits by sleeping: threads of this process take turns
+        # on a lock instead. Other processes still wait on the busy timeout.
+        self._write_lock: threading.Lock | None = None
+        self._memory_lock: threading.RLock | None = None
+        if parsed.dialect == "sqlite" and parsed.database is None:
+            # One in-memory database = one connection, used by one thread at a time.
+            self._memory_lock = threading.RLock()
+            self._memory = _sqlite_connect(":memory:")
         else:
-            engine_kwargs.setdefault("pool_pre_ping", True)
-            engine_kwargs.setdefault("pool_recycle", 300)
-        self.engine = sa.create_engine(url, **engine_kwargs)
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            sa.event.listen(self.engine, "connect", _sqlite_wal)
+            self._write_lock = threading.Lock() if parsed.dialect == "sqlite" else None
+            self._pool = _Pool(*_connector(parsed))
         self._create_schema()
 
+    # --- plumbing ---
     @contextmanager
-    def _write(self):
-        """One write transaction (serialized per process for SQLite)."""
-        if self._write_lock is None:
-            with self.engine.begin() as c:
-                yield c
+    def _connection(self) -> Iterator[Any]:
+        if self._memory_lock is not None:
+            with self._memory_lock:
+                yield self._memory
             return
-        with self._write_lock, self.engine.begin() as c:
-            yield c
+        with self._pool.connection() as conn:
+            yield conn
+
+    def _write(self, work: Callable[[Any], T]) -> T:
+        """Run work(cursor) in one write transaction (serialized per process on SQLite); a deadlock victim
+        (MySQL/PostgreSQL) runs again."""
+        for attempt in range(3):
+            with self._write_lock or nullcontext(), self._connection() as conn:
+                cur = conn.cursor()
+                try:
+                    cur.execute(self._d.begin)
+                    result = work(cur)
+                    cur.execute("COMMIT")
+                    return result
+                except Exception as exc:
+                    try:
+                        cur.execute("ROLLBACK")
+                    except Exception:
+                        raise exc from None  # the connection is gone: the pool drops it
+                    if attempt == 2 or not self._d.is_deadlock(exc):
+                        raise
+                finally:
+                    cur.close()
+        raise AssertionError("unreachable")
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        with self._connection() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql, params)
+                return cur.fetchall()
+            finally:
+                cur.close()
 
     def _create_schema(self) -> None:
-        for attempt in range(3):
+        def create(cur: Any) -> None:
+            for statement in self._d.schema():
+                cur.execute(statement)
+
+        for attempt in range(5):
             try:
-                metadata.create_all(self.engine, checkfirst=True)
+                self._write(create)
                 return
-            except (OperationalError, ProgrammingError, IntegrityError):
-                # Two cold starts creating the schema at once: the loser retries and finds the tables.
-                if attempt == 2:
+            except Exception:
+                # Cold starts creating the schema at once (PostgreSQL: a unique violation in its catalog): the
+                # losers retry and find the tables.
+                if attempt == 4:
                     raise
+                time.sleep(0.05 * (attempt + 1))
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        """Close the connections (a later call opens new ones; an in-memory database is gone)."""
+        if self._memory_lock is not None:
+            with self._memory_lock:
+                self._memory.close()
+        else:
+            self._pool.close_all()
 
     def drop_all(self) -> None:
         """Tests only."""
-        metadata.drop_all(self.engine)
 
-    # uploads
+        def drop(cur: Any) -> None:
+            for table in TABLES:
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+
+        self._write(drop)
+
+    def _change(self, sql: str, params: Sequence[Any]) -> int:
+        """One statement in its own write transaction; -> rowcount (for a conditional UPDATE: 1 = this call won)."""
+
+        def run(cur: Any) -> int:
+            cur.execute(sql, params)
+            return cur.rowcount
+
+        return self._write(run)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Tests and tools: rows of a plain SQL query (`?` placeholders on every database)."""
+        return self._read(self._d.sql(sql), params)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Tests and tools: one plain SQL statement (`?` placeholders) in its own transaction; -> rowcount."""
+        return self._change(self._d.sql(sql), params)
+
+    # --- uploads ---
     def ensure_upload(self, upload: Upload) -> Upload:
-        try:
-            with self._write() as c:
-                c.execute(
-                    uploads_t.insert().values(
-                        upload_id=upload.upload_id,
-                        bucket=upload.bucket,
-                        object_key=upload.key,
-                        etag=upload.etag,
-                        rule=upload.rule,
-                        expected_jobs=upload.expected_jobs,
-                        skipped=json.dumps(upload.skipped),
-                        status=upload.status,
-                        created_at=upload.created_at,
-                        done_at=upload.done_at,
-                    )
-                )
-        except IntegrityError:
-            pass
+        dt = self._d.to_db
+        params = (upload.upload_id, upload.bucket, upload.key, upload.etag, upload.rule, upload.expected_jobs,
+                  json.dumps(upload.skipped), upload.status, dt(upload.created_at), dt(upload.done_at))  # fmt: skip
+        self._change(self._sql.insert_upload, params)
         found = self.get_upload(upload.upload_id)
         assert found is not None
         return found
 
     def get_upload(self, upload_id: str) -> Upload | None:
-        with self.engine.connect() as c:
-            row = c.execute(_SELECT_UPLOAD, {"upload_id": upload_id}).mappings().first()
-        return _upload(row) if row else None
+        rows = self._read(self._sql.select_upload, (upload_id,))
+        return self._upload(rows[0]) if rows else None
 
-    # jobs / claims
+    # --- jobs / claims ---
     def claim(self, job: Job, now: datetime, lease: timedelta) -> tuple[Job, bool]:
-        try:
-            with self._write() as c:
-                c.execute(
-                    jobs_t.insert().values(
-                        claim_id=job.claim_id,
-                        upload_id=job.upload_id,
-                        target=job.target,
-                        kind=job.kind,
-                        request=json.dumps(job.request),
-                        status=CLAIMED,
-                        status_rank=STATUS_RANK[CLAIMED],
-                        job_id=None,
-                        attempts=1,
-                        result="{}",
-                        last_error=None,
-                        lease_until=now + lease,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-            return self._claim_row(job.claim_id), True
-        except IntegrityError:
-            pass
-        t = jobs_t.c
-        with self._write() as c:
-            res = c.execute(
-                jobs_t.update()
-                .where(
-                    t.claim_id == job.claim_id,
-                    t.job_id.is_(None),
-                    sa.or_(t.status == RETRYABLE, sa.and_(t.status == CLAIMED, t.lease_until < now)),
-                )
-                .values(status=CLAIMED, lease_until=now + lease, attempts=t.attempts + 1, updated_at=now)
-            )
-            won = res.rowcount == 1
-        return self._claim_row(job.claim_id), won
+        s, dt = self._sql, self._d.to_db
+        insert = (job.claim_id, job.upload_id, job.target, job.kind, json.dumps(job.request), CLAIMED,
+                  STATUS_RANK[CLAIMED], None, 1, "{}", None, dt(now + lease), dt(now), dt(now))  # fmt: skip
+        take_over = (CLAIMED, dt(now + lease), dt(now), job.claim_id, RETRYABLE, CLAIMED, dt(now))
 
-    def _claim_row(self, claim_id: str) -> Job:
-        found = self.get_claim(claim_id)
-        assert found is not None
-        return found
+        def claim(cur: Any) -> tuple[Job, bool]:
+            cur.execute(s.insert_claim, insert)
+            won = cur.rowcount == 1
+            if not won:  # already claimed: take it over if its last attempt failed transiently or its lease ran out
+                cur.execute(s.take_over_claim, take_over)
+                won = cur.rowcount == 1
+            cur.execute(s.select_claim, (job.claim_id,))
+            return self._job(cur.fetchone()), won
+
+        return self._write(claim)
 
     def record_submitted(self, claim_id: str, job_id: str, now: datetime) -> None:
-        with self._write() as c:
-            c.execute(
-                jobs_t.update()
-                .where(jobs_t.c.claim_id == claim_id)
-                .values(
-                    status=PENDING, status_rank=STATUS_RANK[PENDING], job_id=job_id, last_error=None, updated_at=now
-                )
-            )
+        params = (PENDING, STATUS_RANK[PENDING], job_id, self._d.to_db(now), claim_id)
+        self._change(self._sql.record_submitted, params)
 
     def record_submit_failed(self, claim_id: str, error: str, retryable: bool, now: datetime) -> None:
         status = RETRYABLE if retryable else SUBMIT_FAILED
-        with self._write() as c:
-            c.execute(
-                jobs_t.update()
-                .where(jobs_t.c.claim_id == claim_id)
-                .values(status=status, status_rank=STATUS_RANK[status], last_error=error, updated_at=now)
-            )
+        params = (status, STATUS_RANK[status], error, self._d.to_db(now), claim_id)
+        self._change(self._sql.record_submit_failed, params)
 
     def get_job(self, job_id: str) -> Job | None:
-        return self._one_job(_SELECT_JOB_BY_JOB_ID, {"job_id": job_id})
+        rows = self._read(self._sql.select_job, (job_id,))
+        return self._job(rows[0]) if rows else None
 
     def get_claim(self, claim_id: str) -> Job | None:
-        return self._one_job(_SELECT_JOB_BY_CLAIM_ID, {"claim_id": claim_id})
+        rows = self._read(self._sql.select_claim, (claim_id,))
+        return self._job(rows[0]) if rows else None
 
-    def _one_job(self, query, params: dict[str, Any]) -> Job | None:
-        with self.engine.connect() as c:
-            row = c.execute(query, params).mappings().first()
-        return _job(row) if row else None
+    def get_jobs(self, job_ids: list[str]) -> dict[str, Job]:
+        ids = sorted(set(job_ids))
+        found: dict[str, Job] = {}
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i : i + _IN_CHUNK]
+            sql = self._sql.select_jobs_in.format(", ".join([self._d.sql("?")] * len(chunk)))
+            found.update((j.job_id, j) for j in map(self._job, self._read(sql, chunk)))
+        return found
 
     def jobs_for_upload(self, upload_id: str) -> list[Job]:
-        with self.engine.connect() as c:
-            return [_job(r) for r in c.execute(_SELECT_UPLOAD_JOBS, {"upload_id": upload_id}).mappings()]
+        return [self._job(r) for r in self._read(self._sql.select_upload_jobs, (upload_id,))]
 
     def update_job_status(self, job_id: str, status: str, result: dict[str, Any], now: datetime) -> bool:
-        params = {"b_job_id": job_id, "b_rank": STATUS_RANK[status], "b_status": status,
-                  "b_result": json.dumps(result), "b_now": now}  # fmt: skip
-        with self._write() as c:
-            return c.execute(_UPDATE_JOB_STATUS, params).rowcount == 1
+        rank = STATUS_RANK[status]
+        params = (status, rank, json.dumps(result), self._d.to_db(now), job_id, rank)
+        return self._change(self._sql.update_job_status, params) == 1
 
     def reset_for_redrive(self, claim_id: str, now: datetime) -> bool:
-        with self._write() as c:
-            res = c.execute(
-                jobs_t.update()
-                .where(jobs_t.c.claim_id == claim_id, jobs_t.c.status.in_([FAILED, SUBMIT_FAILED]))
-                .values(status=RETRYABLE, status_rank=0, job_id=None, result="{}", updated_at=now)
-            )
-            return res.rowcount == 1
+        params = (RETRYABLE, self._d.to_db(now), claim_id, FAILED, SUBMIT_FAILED)
+        return self._change(self._sql.reset_for_redrive, params) == 1
 
     def mark_upload_done(self, upload_id: str, now: datetime) -> bool:
-        with self._write() as c:
-            res = c.execute(
-                uploads_t.update()
-                .where(uploads_t.c.upload_id == upload_id, uploads_t.c.status == UPLOAD_OPEN)
-                .values(status=UPLOAD_DONE, done_at=now)
-            )
-            return res.rowcount == 1
+        params = (UPLOAD_DONE, self._d.to_db(now), upload_id, UPLOAD_OPEN)
+        return self._change(self._sql.mark_upload_done, params) == 1
 
     def reopen_upload(self, upload_id: str) -> None:
-        with self._write() as c:
-            c.execute(
-                uploads_t.update().where(uploads_t.c.upload_id == upload_id).values(status=UPLOAD_OPEN, done_at=None)
-            )
+        self._change(self._sql.reopen_upload, (UPLOAD_OPEN, upload_id))
 
-    # callbacks
+    # --- callbacks ---
     def remember_message(self, message_id: str, now: datetime) -> bool:
-        try:
-            with self._write() as c:
-                c.execute(_INSERT_MESSAGE, {"b_message_id": message_id[:255], "b_now": now})
-            return True
-        except IntegrityError:
-            return False
+        params = (message_id[:255], self._d.to_db(now))
+        return self._change(self._sql.insert_message, params) == 1
 
     def message_seen(self, message_id: str) -> bool:
-        with self.engine.connect() as c:
-            return c.execute(_SELECT_MESSAGE, {"message_id": message_id[:255]}).first() is not None
+        return bool(self._read(self._sql.select_message, (message_id[:255],)))
 
     def stale_jobs(self, older_than: datetime, limit: int) -> list[Job]:
-        t = jobs_t.c
-        q = (
-            jobs_t.select()
-            .where(t.status.in_([PENDING, RUNNING]), t.updated_at < older_than)
-            .order_by(t.updated_at)
-            .limit(limit)
-        )
-        with self.engine.connect() as c:
-            return [_job(r) for r in c.execute(q).mappings()]
+        rows = self._read(self._sql.stale_jobs, (PENDING, RUNNING, self._d.to_db(older_than), limit))
+        return [self._job(r) for r in rows]
 
     def unsubmitted_claims(self, now: datetime, limit: int) -> list[Job]:
-        t = jobs_t.c
-        q = (
-            jobs_t.select()
-            .where(
-                t.job_id.is_(None),
-                sa.or_(t.status == RETRYABLE, sa.and_(t.status == CLAIMED, t.lease_until < now)),
-            )
-            .order_by(t.updated_at)
-            .limit(limit)
-        )
-        with self.engine.connect() as c:
-            return [_job(r) for r in c.execute(q).mappings()]
+        rows = self._read(self._sql.unsubmitted_claims, (RETRYABLE, CLAIMED, self._d.to_db(now), limit))
+        return [self._job(r) for r in rows]
 
     def list_jobs(self, status=None, since=None, bucket=None, key_prefix=None, limit=100):
-        t, u = jobs_t.c, uploads_t.c
-        q = sa.select(jobs_t).join(uploads_t, t.upload_id == u.upload_id)
-        if status:
-            q = q.where(t.status == status)
-        if since:
-            q = q.where(t.created_at >= since)
-        if bucket:
-            q = q.where(u.bucket == bucket)
+        where, params = [], []
+        for condition, value in (("j.status = ?", status), ("j.created_at >= ?", self._d.to_db(since)),
+                                 ("u.bucket = ?", bucket)):  # fmt: skip
+            if value:
+                where.append(condition)
+                params.append(value)
+        sql = self._sql.list_jobs + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY j.created_at DESC"
+        if not key_prefix:  # the prefix is matched in Python: exact (case-sensitive) on every database
+            sql += f" LIMIT {int(limit)}"
         rows: list[tuple[Job, Upload]] = []
-        uploads: dict[str, Upload | None] = {}
-        with self.engine.connect() as c:
-            jobs = [_job(r) for r in c.execute(q.order_by(t.created_at.desc())).mappings()]
-        for job in jobs:
-            if job.upload_id not in uploads:
-                uploads[job.upload_id] = self.get_upload(job.upload_id)
-            up = uploads[job.upload_id]
-            if up is None or (key_prefix and not up.key.startswith(key_prefix)):
+        n = len(_JOB_COLS.split(","))
+        for r in self._read(self._d.sql(sql), params):
+            up = self._upload(r[n:])
+            if key_prefix and not up.key.startswith(key_prefix):
                 continue
-            rows.append((job, up))
+            rows.append((self._job(r[:n]), up))
             if len(rows) >= limit:
                 break
         return rows
 
-    # deliveries
+    # --- deliveries ---
     def ensure_delivery(self, upload_id: str, now: datetime) -> Delivery:
-        try:
-            with self._write() as c:
-                c.execute(
-                    deliveries_t.insert().values(
-                        upload_id=upload_id, status=DELIVERY_PENDING, attempts=0, updated_at=now
-                    )
-                )
-        except IntegrityError:
-            pass
+        params = (upload_id, DELIVERY_PENDING, 0, self._d.to_db(now))
+        self._change(self._sql.insert_delivery, params)
         found = self.get_delivery(upload_id)
         assert found is not None
         return found
 
     def record_delivery(self, delivery: Delivery) -> None:
-        with self._write() as c:
-            c.execute(
-                deliveries_t.update()
-                .where(deliveries_t.c.upload_id == delivery.upload_id)
-                .values(
-                    status=delivery.status,
-                    attempts=delivery.attempts,
-                    last_status_code=delivery.last_status_code,
-                    last_error=delivery.last_error,
-                    updated_at=delivery.updated_at,
-                )
-            )
+        d = delivery
+        params = (d.status, d.attempts, d.last_status_code, d.last_error, self._d.to_db(d.updated_at), d.upload_id)
+        self._change(self._sql.update_delivery, params)
 
     def get_delivery(self, upload_id: str) -> Delivery | None:
-        with self.engine.connect() as c:
-            row = c.execute(deliveries_t.select().where(deliveries_t.c.upload_id == upload_id)).mappings().first()
-        return _delivery(row) if row else None
+        rows = self._read(self._sql.select_delivery, (upload_id,))
+        return self._delivery(rows[0]) if rows else None
 
     def undelivered(self, older_than: datetime, limit: int) -> list[Delivery]:
-        d = deliveries_t.c
-        q = (
-            deliveries_t.select()
-            .where(d.status != DELIVERY_DELIVERED, d.updated_at < older_than)
-            .order_by(d.updated_at)
-            .limit(limit)
-        )
-        with self.engine.connect() as c:
-            return [_delivery(r) for r in c.execute(q).mappings()]
+        rows = self._read(self._sql.undelivered, (DELIVERY_DELIVERED, self._d.to_db(older_than), limit))
+        return [self._delivery(r) for r in rows]
 
-    # callback hints
+    # --- callback hints ---
     def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
         if not hints:
             return []
-        dialect = self.engine.dialect.name
-        insert_message, upsert_hint = _HINT_SQL["mysql" if dialect in ("mysql", "mariadb") else dialect]
-        when = _sqlite_time(now) if dialect == "sqlite" else now
-        with self._write() as c:
-            # Rows are locked in key order (message ids, then job ids) so concurrent batches cannot deadlock.
-            new_ids = {m for m in sorted({m[:255] for _, m in hints if m is not None})
-                       if c.exec_driver_sql(insert_message, (m, when)).rowcount == 1}  # fmt: skip
+        s, when = self._sql, self._d.to_db(now)
+
+        def accept(cur: Any) -> list[bool]:
+            # Rows are locked in key order (message ids, then job ids) so concurrent batches do not deadlock.
+            new_ids = set()
+            for message_id in sorted({m[:255] for _, m in hints if m is not None}):
+                cur.execute(s.insert_message, (message_id, when))
+                if cur.rowcount == 1:
+                    new_ids.add(message_id)
             accepted, per_job = _accepted(hints, new_ids)
             for job_id in sorted(per_job):
                 n = per_job[job_id]
-                c.exec_driver_sql(upsert_hint, (job_id, n, when, when, n, when))
-        return accepted
+                cur.execute(s.upsert_hint, (job_id, n, when, when, n, when))
+            return accepted
+
+        return self._write(accept)
 
     def due_hints(self, now: datetime, limit: int) -> list[Hint]:
-        h = hints_t.c
-        q = hints_t.select().where(h.not_before <= now).order_by(h.received_at, h.job_id).limit(limit)
-        with self.engine.connect() as c:
-            return [Hint(**r) for r in c.execute(q).mappings()]
+        f = self._d.from_db
+        rows = self._read(self._sql.due_hints, (self._d.to_db(now), limit))
+        return [Hint(job_id, seq, f(received), attempts, f(not_before)) for job_id, seq, received, attempts, not_before
+                in rows]  # fmt: skip
 
     def finish_hints(self, done: list[tuple[str, int]]) -> None:
-        if not done:
-            return
-        h = hints_t.c
-        q = hints_t.delete().where(h.job_id == _b("b_job_id"), h.seq == _b("b_seq"))
-        with self._write() as c:
-            c.execute(q, [{"b_job_id": job_id, "b_seq": seq} for job_id, seq in sorted(done)])
+        if done:
+            self._write(lambda cur: cur.executemany(self._sql.finish_hint, sorted(done)))
 
     def defer_hint(self, job_id: str, seq: int, not_before: datetime) -> bool:
-        h = hints_t.c
-        q = (
-            hints_t.update()
-            .where(h.job_id == job_id, h.seq == seq)
-            .values(attempts=h.attempts + 1, not_before=not_before)
-        )
-        with self._write() as c:
-            return c.execute(q).rowcount == 1
+        params = (self._d.to_db(not_before), job_id, seq)
+        return self._change(self._sql.defer_hint, params) == 1
 
-    def get_jobs(self, job_ids: list[str]) -> dict[str, Job]:
-        found: dict[str, Job] = {}
-        ids = sorted(set(job_ids))
-        with self.engine.connect() as c:
-            for i in range(0, len(ids), _IN_CHUNK):
-                q = jobs_t.select().where(jobs_t.c.job_id.in_(ids[i : i + _IN_CHUNK]))
-                found.update((j.job_id, j) for j in map(_job, c.execute(q).mappings()))
-        return found
+    # --- rows -> records ---
+    def _upload(self, r: Sequence[Any]) -> Upload:
+        f = self._d.from_db
+        return Upload(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "[]"), r[7], f(r[8]), f(r[9]))
+
+    def _job(self, r: Sequence[Any]) -> Job:
+        f = self._d.from_db
+        return Job(r[0], r[1], r[2], r[3], json.loads(r[4] or "{}"), r[5], r[6], r[7], json.loads(r[8] or "{}"), r[9],
+                   f(r[10]), f(r[11]), f(r[12]))  # fmt: skip
+
+    def _delivery(self, r: Sequence[Any]) -> Delivery:
+        return Delivery(r[0], r[1], r[2], r[3], r[4], self._d.from_db(r[5]))
 
 
-# Ids per IN (...) list: below every database's bound-parameter limit (old SQLite builds: 999).
-_IN_CHUNK = 500
+_STATEMENTS: dict[str, _Statements] = {}
 
-# (insert a message id unless remembered, upsert a hint) per dialect; parameters in the driver's style.
-# Upsert parameters: job_id, seq, received_at, not_before, seq increment, not_before.
-_HINT_SQL = {
-    "sqlite": (
-        "INSERT INTO at_callback_messages (message_id, seen_at) VALUES (?, ?) ON CONFLICT (message_id) DO NOTHING",
-        "INSERT INTO at_callback_hints (job_id, seq, received_at, attempts, not_before) VALUES (?, ?, ?, 0, ?) "
-        "ON CONFLICT (job_id) DO UPDATE SET seq = at_callback_hints.seq + ?, not_before = ?",
-    ),
-    "postgresql": (
-        "INSERT INTO at_callback_messages (message_id, seen_at) VALUES (%s, %s) ON CONFLICT (message_id) DO NOTHING",
-        "INSERT INTO at_callback_hints (job_id, seq, received_at, attempts, not_before) VALUES (%s, %s, %s, 0, %s) "
-        "ON CONFLICT (job_id) DO UPDATE SET seq = at_callback_hints.seq + %s, not_before = %s",
-    ),
-    "mysql": (
-        "INSERT IGNORE INTO at_callback_messages (message_id, seen_at) VALUES (%s, %s)",
-        "INSERT INTO at_callback_hints (job_id, seq, received_at, attempts, not_before) VALUES (%s, %s, %s, 0, %s) "
-        "ON DUPLICATE KEY UPDATE seq = seq + %s, not_before = %s",
-    ),
-}
+
+def _statements(dialect: str) -> _Statements:
+    if dialect not in _STATEMENTS:
+        _STATEMENTS[dialect] = _Statements(_Dialect(dialect))
+    return _STATEMENTS[dialect]
 
 
 def _accepted(hints: list[tuple[str, str | None]], new_ids: set[str]) -> tuple[list[bool], dict[str, int]]:
-    """Which inputs were accepted (the first use of a newly remembered message id, or no message id), in order,
-    and how many accepted callbacks each job got."""
+    """Which inputs were accepted (no message id, or the first use of a newly remembered one), in order, and how
+    many accepted callbacks each job got."""
     accepted: list[bool] = []
     per_job: dict[str, int] = {}
     unused = set(new_ids)
@@ -835,66 +994,43 @@ def _accepted(hints: list[tuple[str, str | None]], new_ids: set[str]) -> tuple[l
     return accepted, per_job
 
 
-def _sqlite_time(dt: datetime) -> str:
-    """The text SQLite stores for a DATETIME (SQLAlchemy's format: always six fraction digits)."""
-    return dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+def _sqlite_connect(path: str) -> Any:
+    import sqlite3
+
+    # Autocommit mode: transactions are the explicit BEGIN IMMEDIATE ... COMMIT of SqlStore._write.
+    conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+    if path != ":memory:":
+        # WAL: readers never block the writer and a commit is one append, not several fsyncs; NORMAL sync in
+        # WAL mode is still safe against corruption.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
 
 
-def _upload(row: Any) -> Upload:
-    return Upload(
-        upload_id=row["upload_id"],
-        bucket=row["bucket"],
-        key=row["object_key"],
-        etag=row["etag"],
-        rule=row["rule"],
-        expected_jobs=row["expected_jobs"],
-        skipped=json.loads(row["skipped"] or "[]"),
-        status=row["status"],
-        created_at=row["created_at"],
-        done_at=row["done_at"],
-    )
+def _connector(url: StoreUrl) -> tuple[Callable[[], Any], Callable[[Any], None] | None]:
+    """(connect, ping) for a file or server database; the driver is imported here, only for the one in use."""
+    if url.dialect == "sqlite":
+        path = url.database or ""
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        return (lambda: _sqlite_connect(path)), None
+    options: dict[str, Any] = {k: int(v) if v.isdigit() else v for k, v in url.query}
+    if url.dialect == "mysql":
+        import pymysql
 
+        options.setdefault("charset", "utf8mb4")
+        kwargs = dict(host=url.host or "localhost", port=url.port or 3306, user=url.username or "",
+                      password=url.password or "", database=url.database, autocommit=True, **options)  # fmt: skip
+        return (lambda: pymysql.connect(**kwargs)), (lambda conn: conn.ping(reconnect=False))
+    import psycopg
 
-def _job(row: Any) -> Job:
-    return Job(
-        claim_id=row["claim_id"],
-        upload_id=row["upload_id"],
-        target=row["target"],
-        kind=row["kind"],
-        request=json.loads(row["request"] or "{}"),
-        status=row["status"],
-        job_id=row["job_id"],
-        attempts=row["attempts"],
-        result=json.loads(row["result"] or "{}"),
-        last_error=row["last_error"],
-        lease_until=row["lease_until"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
-def _delivery(row: Any) -> Delivery:
-    return Delivery(
-        upload_id=row["upload_id"],
-        status=row["status"],
-        attempts=row["attempts"],
-        last_status_code=row["last_status_code"],
-        last_error=row["last_error"],
-        updated_at=row["updated_at"],
-    )
-
-
-def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
-    """WAL: readers never block the writer and a commit is one append, not several fsyncs (a SQLite file store
-    under concurrent deliveries was ~10 ms per write); NORMAL sync in WAL mode is still safe against corruption."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    kwargs = {k: v for k, v in (("host", url.host), ("port", url.port), ("user", url.username),
+                                ("password", url.password), ("dbname", url.database)) if v is not None}  # fmt: skip
+    kwargs.update(options)
+    return (lambda: psycopg.connect(autocommit=True, **kwargs)), (lambda conn: conn.execute("SELECT 1"))
 
 
 def open_store(url: str) -> Store:
-    """`memory://` -> MemoryStore (tests, demos); anything else is a SQLAlchemy URL."""
+    """`memory://` -> MemoryStore (tests, demos); anything else is a SQL store URL (see parse_store_url)."""
     if url.startswith("memory:"):
         return MemoryStore()
     return SqlStore(url)

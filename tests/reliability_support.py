@@ -18,14 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
 from handlers import runtime
 from handlers.config import parse_config
 from handlers.mct import SdkMct
 from handlers.on_upload import handler as on_upload_handler
 from handlers.runtime import Deps
-from handlers.store import SqlStore, metadata
+from handlers.store import TABLES, SqlStore
 from handlers.submission import RetryLater
 from handlers.webhook_app import app as webhook_app
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
@@ -249,8 +247,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: floa
 
 def snapshot_store(store: SqlStore) -> dict[str, list[tuple]]:
     """Every row of every table of the functions' store (to assert "nothing recorded")."""
-    with store.engine.connect() as c:
-        return {t.name: sorted(map(tuple, c.execute(sa.select(t)).all()), key=repr) for t in metadata.sorted_tables}
+    return {table: sorted(map(tuple, store.query(f"SELECT * FROM {table}")), key=repr) for table in TABLES}
 
 
 def mct_state(service) -> dict[str, list]:
