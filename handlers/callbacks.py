@@ -98,9 +98,10 @@ def apply_job_view(deps: Deps, job: Job, view: JobView) -> bool:
     return changed
 
 
-def handle_notification(
+def check_notification(
     deps: Deps, body: str, headers: dict[str, str] | None, query: dict[str, str] | None, now: float | None = None
-) -> Outcome:
+) -> tuple[str, str | None] | Outcome:
+    """Size limit, authentication and parsing: -> (job id, messageId) or the Outcome refusing the request."""
     headers, query = headers or {}, query or {}
     cb = deps.config.callback
     if len(body.encode("utf-8")) > cb.max_body_bytes:
@@ -113,15 +114,26 @@ def handle_notification(
     if isinstance(parsed, Outcome):
         return parsed
     message, message_id = parsed
+    return message["jobId"], message_id
+
+
+def handle_notification(
+    deps: Deps, body: str, headers: dict[str, str] | None, query: dict[str, str] | None, now: float | None = None
+) -> Outcome:
+    """The whole callback inside one request (the CFC function): check, then verify with get_job and record."""
+    checked = check_notification(deps, body, headers, query, now)
+    if isinstance(checked, Outcome):
+        return checked
+    job_id, message_id = checked
     # Thread-safe keys: the self-hosted webhook serves several requests at once.
-    logger.thread_safe_append_keys(correlation_id=message["jobId"])
+    logger.thread_safe_append_keys(correlation_id=job_id)
     try:
-        return _record(deps, message["jobId"], message_id)
+        return _record(deps, job_id, message_id)
     finally:
         logger.thread_safe_remove_keys(["correlation_id"])
 
 
-def _submissions_in_flight(deps: Deps) -> bool:
+def submissions_in_flight(deps: Deps) -> bool:
     """Some claim is between create_job and storing its job id, under a live lease."""
     now = deps.now()
     claimed = deps.store.list_jobs(status=CLAIMED, limit=50)
@@ -132,42 +144,61 @@ def _wait_for_job(deps: Deps, job_id: str) -> Job | None:
     """The stored job; while submissions are in flight, wait a little for this one to appear."""
     job = deps.store.get_job(job_id)
     for delay in UNKNOWN_JOB_WAITS:
-        if job is not None or not _submissions_in_flight(deps):
+        if job is not None or not submissions_in_flight(deps):
             break
         deps.sleep(delay)
         job = deps.store.get_job(job_id)
     return job
 
 
-def _record(deps: Deps, job_id: str, message_id: str | None) -> Outcome:
-    if message_id and deps.store.message_seen(message_id):
-        return Outcome(200, {"status": "duplicate", "job_id": job_id})
-    job = _wait_for_job(deps, job_id)
+@dataclass(frozen=True)
+class Verdict:
+    """What verifying one callback's job came to: recorded (job_status is the stored status), ignored, or retry."""
+
+    outcome: str
+    job_status: str | None = None
+    reason: str | None = None
+
+
+RECORDED, IGNORED, RETRY = "recorded", "ignored", "retry"
+
+
+def verify(deps: Deps, job_id: str, job: Job | None) -> Verdict:
+    """Read the job from MCT (the truth) and record it; `job` is the stored job with this MCT id, if any."""
     if job is None:
-        if _submissions_in_flight(deps):
-            # Maybe ours: a fast job's callback can overtake the function storing its id. Let MCT retry; the
-            # reconciler is the safety net if it does not.
-            return _problem(503, "unavailable", "job not recorded yet (a submission is in flight); retry later")
-        # Not ours (another app on the same pipeline) or unknown: ack so MCT stops retrying.
-        return Outcome(200, {"status": "ignored", "job_id": job_id, "reason": "job was not created by autotranscode"})
+        if submissions_in_flight(deps):
+            # Maybe ours: a fast job's callback can overtake the function storing its id.
+            return Verdict(RETRY, reason="job not recorded yet (a submission is in flight)")
+        # Not ours (another app on the same pipeline) or unknown.
+        return Verdict(IGNORED, reason="job was not created by autotranscode")
     if job.status in FINAL_STATUSES:
         # Final in the store means final in MCT (SUCCESS/FAILED never change): a redelivery, no get_job needed.
         # Completion again anyway: a previous attempt may have died between the update and the completion.
         completion.maybe_complete(deps, job.upload_id)
-        status = job.status
-    else:
-        try:
-            view = read_job(deps, job)
-        except MctNotFound:
-            return Outcome(200, {"status": "ignored", "job_id": job_id, "reason": "MCT does not know this job"})
-        except MctError as exc:
-            # Let MCT retry; the reconciler is the safety net if it does not.
-            logger.warning("get_job failed", extra={"job_id": job_id, "error": str(exc)})
-            return _problem(503, "unavailable", "could not read the job from MCT; retry later")
-        changed = apply_job_view(deps, job, view)
-        # Unchanged: the store already held this status or a later one (monotonic update), so read it back.
-        current = None if changed else deps.store.get_job(job_id)
-        status = view.status if current is None else current.status
+        return Verdict(RECORDED, job.status)
+    try:
+        view = read_job(deps, job)
+    except MctNotFound:
+        return Verdict(IGNORED, reason="MCT does not know this job")
+    except MctError as exc:
+        logger.warning("get_job failed", extra={"job_id": job_id, "error": str(exc)})
+        return Verdict(RETRY, reason="could not read the job from MCT")
+    changed = apply_job_view(deps, job, view)
+    # Unchanged: the store already held this status or a later one (monotonic update), so read it back.
+    current = None if changed else deps.store.get_job(job_id)
+    return Verdict(RECORDED, view.status if current is None else current.status)
+
+
+def _record(deps: Deps, job_id: str, message_id: str | None) -> Outcome:
+    if message_id and deps.store.message_seen(message_id):
+        return Outcome(200, {"status": "duplicate", "job_id": job_id})
+    verdict = verify(deps, job_id, _wait_for_job(deps, job_id))
+    if verdict.outcome == RETRY:
+        # Let MCT retry; the reconciler is the safety net if it does not.
+        return _problem(503, "unavailable", f"{verdict.reason}; retry later")
+    if verdict.outcome == IGNORED:
+        # Ack so MCT stops retrying.
+        return Outcome(200, {"status": "ignored", "job_id": job_id, "reason": verdict.reason})
     if message_id:
         deps.store.remember_message(message_id, deps.now())
-    return Outcome(200, {"status": "recorded", "job_id": job_id, "job_status": status})
+    return Outcome(200, {"status": "recorded", "job_id": job_id, "job_status": verdict.job_status})

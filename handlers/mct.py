@@ -159,6 +159,9 @@ class SdkMct:
 
     def __init__(self, endpoint: str, access_key_id: str, secret_access_key: str, session_token: str | None = None,
                  timeout_seconds: float = 10) -> None:  # fmt: skip
+        from handlers import sdk_imports
+
+        sdk_imports.prepare()
         from baidubce.auth.bce_credentials import BceCredentials
         from baidubce.bce_client_configuration import BceClientConfiguration
         from baidubce.retry.retry_policy import NoRetryPolicy
@@ -256,6 +259,11 @@ class MemoryMct:
                   message: str = "injected failure") -> None:  # fmt: skip
         with self._lock:
             self._failures.extend(classify(status, code, message) for _ in range(count))
+
+    def heal(self) -> None:
+        """Drop the failures fail_next queued and not yet raised."""
+        with self._lock:
+            self._failures.clear()
 
     def _maybe_fail(self) -> None:
         with self._lock:

@@ -1,23 +1,96 @@
 """Self-host the MCT webhook without CFC: `uvicorn handlers.webhook_app:app`.
 
-A small ASGI adapter (no extra dependency): read the request (refusing bodies over callback.max_body_bytes while
-reading), turn it into an API-gateway v1 proxy event and hand it to the same resolver as the CFC function.
+A small ASGI app (no extra dependency). POSTed notifications are checked (size limit while reading, auth, JSON
+shape) on the event loop, then recorded through the callback inbox (handlers.callback_inbox): the answer is sent
+once the hint is durably in the store, and `get_job` + the status update happen in the background. Anything else
+(health check, wrong method or path) goes through the same routing as the CFC function.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import uuid
+import threading
 from typing import Any
 from urllib.parse import parse_qsl
 
 from handlers import runtime
-from handlers.cfc_context import adapt_context
-from handlers.on_notification import resolve
+from handlers.callback_inbox import CallbackInbox
+from handlers.callbacks import Outcome, check_notification
+from handlers.http_events import HttpRequest
+from handlers.logs import logger
+from handlers.on_notification import route
 
 DEFAULT_LIMIT = 256 * 1024
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+_inbox: CallbackInbox | None = None
+_inbox_lock = threading.Lock()
+_batchers: dict[asyncio.AbstractEventLoop, _LoopBatcher] = {}
+
+
+def inbox() -> CallbackInbox:
+    """The process's inbox, bound to the current Deps (tests and localcloud may install new ones)."""
+    global _inbox
+    deps = runtime.get_deps()
+    with _inbox_lock:
+        if _inbox is None or _inbox.deps is not deps:
+            if _inbox is not None:
+                _inbox.stop()
+            _inbox = CallbackInbox(deps)
+        return _inbox
+
+
+def stop_inbox() -> None:
+    global _inbox
+    with _inbox_lock:
+        if _inbox is not None:
+            _inbox.stop()
+            _inbox = None
+
+
+class _LoopBatcher:
+    """Collects the hints of the requests parsed in one event-loop turn and hands them to the inbox as one batch;
+    the committer answers them with one thread-safe wake-up of the loop instead of one per request."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: list[tuple[str, str | None, asyncio.Future[bool]]] = []
+
+    def add(self, job_id: str, message_id: str | None) -> asyncio.Future[bool]:
+        future = self.loop.create_future()
+        self.pending.append((job_id, message_id, future))
+        if len(self.pending) == 1:
+            self.loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        try:
+            target = inbox()
+        except Exception as exc:
+            self._resolve(batch, exc)
+            return
+        target.submit_many([(job, msg) for job, msg, _ in batch],
+                           lambda results: self.loop.call_soon_threadsafe(self._resolve, batch, results))  # fmt: skip
+
+    @staticmethod
+    def _resolve(batch, results: list[bool] | Exception) -> None:
+        for n, (_, _, future) in enumerate(batch):
+            if future.done():  # the client went away
+                continue
+            if isinstance(results, Exception):
+                future.set_exception(results)
+            else:
+                future.set_result(results[n])
+
+
+def _batcher() -> _LoopBatcher:
+    loop = asyncio.get_running_loop()
+    batcher = _batchers.get(loop)
+    if batcher is None:
+        batcher = _batchers[loop] = _LoopBatcher(loop)
+    return batcher
 
 
 def _limit() -> int:
@@ -29,73 +102,94 @@ def _limit() -> int:
 
 async def _send_json(send, status: int, body: dict[str, Any]) -> None:
     raw = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    headers = [*JSON_HEADERS, (b"content-length", str(len(raw)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": raw})
 
 
-def build_event(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
+def _request(scope: dict[str, Any], body: bytes) -> HttpRequest:
     headers: dict[str, str] = {}
     for k, v in scope.get("headers") or []:
         name = k.decode("latin-1")
         headers[name] = f"{headers[name]},{v.decode('latin-1')}" if name in headers else v.decode("latin-1")
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
     try:
-        text, is_b64 = body.decode("utf-8"), False
+        text: str | None = body.decode("utf-8")
     except UnicodeDecodeError:
-        text, is_b64 = base64.b64encode(body).decode(), True
-    path = scope.get("path") or "/"
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": scope.get("method", "GET"),
-        "headers": headers,
-        "queryStringParameters": query or None,
-        "pathParameters": {},
-        "requestContext": {"stage": "$default", "requestId": str(uuid.uuid4()), "path": path},
-        "body": text,
-        "isBase64Encoded": is_b64,
-    }
+        text = None
+    return HttpRequest(scope.get("method", "GET"), scope.get("path") or "/", headers, query, text)
 
 
-async def app(scope: dict[str, Any], receive, send) -> None:
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    if scope["type"] != "http":
-        return
+async def _lifespan(receive, send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await asyncio.get_running_loop().run_in_executor(None, stop_inbox)
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _read_body(scope, receive, send) -> bytes | None:
+    """The body, or None when the request was answered (413) or the client went away."""
     limit = _limit()
     declared = dict(scope.get("headers") or []).get(b"content-length")
+    too_large = {"error": "too_large", "field": "body", "message": f"body over {limit} bytes"}
     if declared and declared.isdigit() and int(declared) > limit:
-        await _send_json(send, 413, {"error": "too_large", "field": "body", "message": f"body over {limit} bytes"})
-        return
+        await _send_json(send, 413, too_large)
+        return None
     chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return
+            return None
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            await _send_json(send, 413, {"error": "too_large", "field": "body", "message": f"body over {limit} bytes"})
-            return
+            await _send_json(send, 413, too_large)
+            return None
         chunks.append(chunk)
         if not message.get("more_body"):
-            break
-    event = build_event(scope, b"".join(chunks))
-    # The use-case is synchronous (SQL, HTTP to MCT): keep it off the event loop.
-    loop = asyncio.get_running_loop()
-    result = await loop.run_in_executor(None, lambda: resolve(event, adapt_context(None)))
-    raw = result.get("body") or ""
-    data = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode("utf-8")
-    headers = [
-        (k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in (result.get("headers") or {}).items()
-    ]
-    headers = [h for h in headers if h[0] != b"content-length"] + [(b"content-length", str(len(data)).encode())]
-    await send({"type": "http.response.start", "status": int(result["statusCode"]), "headers": headers})
-    await send({"type": "http.response.body", "body": data})
+            return b"".join(chunks)
+
+
+async def _accept(request: HttpRequest) -> tuple[int, dict[str, Any]] | None:
+    """A well-formed notification -> recorded through the inbox; None -> let `route` answer (errors, health)."""
+    if request.method != "POST" or request.body is None:
+        return None
+    deps = runtime.get_deps()
+    expected = deps.config.callback.path.rstrip("/")
+    if expected and not request.path.rstrip("/").endswith(expected):
+        return None
+    checked = check_notification(deps, request.body, request.headers, request.query)
+    if isinstance(checked, Outcome):
+        return checked.status_code, checked.body
+    job_id, message_id = checked
+    try:
+        accepted = await _batcher().add(job_id, message_id)
+    except Exception:
+        logger.exception("callback could not be recorded")
+        return 503, {"error": "unavailable", "message": "the callback could not be recorded; retry later"}
+    return 200, {"status": "accepted" if accepted else "duplicate", "job_id": job_id}
+
+
+async def app(scope: dict[str, Any], receive, send) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
+    if scope["type"] != "http":
+        return
+    body = await _read_body(scope, receive, send)
+    if body is None:
+        return
+    request = _request(scope, body)
+    try:
+        answer = await _accept(request)
+        if answer is None:
+            # Health checks and refusals: cheap, but `route` may build the Deps (config, store): off the loop.
+            answer = await asyncio.get_running_loop().run_in_executor(None, route, request)
+    except Exception:
+        logger.exception("callback failed")
+        answer = 500, {"error": "internal", "message": "the callback could not be recorded; retry later"}
+    await _send_json(send, *answer)

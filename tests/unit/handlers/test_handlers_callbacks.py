@@ -279,6 +279,7 @@ def test_full_flow_through_api_gateway_v2_base64():
 def test_asgi_webhook_app():
     import requests
 
+    from handlers import webhook_app
     from handlers.webhook_app import app
 
     deps = make_deps(config_dict(callback={"url_token": "t0ken", "max_body_bytes": 2048}))
@@ -289,13 +290,26 @@ def test_asgi_webhook_app():
         deps.mct.set_status(job_id, "SUCCESS")
         url = server.url + "/mct/callback"
         r = requests.post(url, params={"token": "t0ken"}, data=notification(job_id), timeout=10)
-        assert r.status_code == 200 and r.json()["job_status"] == SUCCESS
+        # Answered once recorded; get_job and the status update follow in the background.
+        assert r.status_code == 200 and r.json() == {"status": "accepted", "job_id": job_id}
+        deadline = time.monotonic() + 10
+        while deps.store.get_job(job_id).status != SUCCESS and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert deps.store.get_job(job_id).status == SUCCESS
+        again = requests.post(url, params={"token": "t0ken"}, data=notification(job_id), timeout=10)
+        assert again.json() == {"status": "duplicate", "job_id": job_id}
+        assert requests.put(url, timeout=10).status_code == 405
+        assert (
+            requests.post(server.url + "/elsewhere", params={"token": "t0ken"}, data="{}", timeout=10).status_code
+            == 404
+        )
         assert requests.post(url, data=notification(job_id), timeout=10).status_code == 401
         big = requests.post(url, params={"token": "t0ken"}, data=b"x" * 5000, timeout=10)
         assert big.status_code == 413 and big.json()["field"] == "body"
         assert requests.get(url, timeout=10).json()["ok"] is True
     finally:
         server.stop()
+        webhook_app.stop_inbox()
         runtime.set_deps(None)
 
 
