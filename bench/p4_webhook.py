@@ -3,12 +3,18 @@
 ``uvicorn handlers.webhook_app:app`` (one process, as documented for self-hosting) with a SQLite store receives
 real MCT callbacks — the message localcloud's notifier sends, authenticated with the callback URL token — for jobs
 that exist in localcloud MCT (its own uvicorn process, scheduler off, the jobs already SUCCESS) and in the store
-(one upload of 8 jobs per source). Each callback is verified, deduplicated by messageId, checked with get_job over
-HTTP and recorded (upload completion included). Load: several client processes, each with persistent
-connections (asyncio, no third-party client). The same load against a hello-world ASGI app under the same uvicorn
-settings gives the machine's ceiling; both run in the same invocation.
+(one upload of 8 jobs per source). There are more jobs than callbacks sent, so every callback is the first one for
+its job (the expensive case) and carries a new messageId.
 
-    python -m bench.p4_webhook [--seconds 5] [--clients 2] [--connections 8] [--jobs 2000]
+The webhook answers once the callback is authenticated, parsed, deduplicated and durably recorded in the store
+(handlers.callback_inbox: one transaction per batch of concurrent callbacks); `get_job` over HTTP, the status
+update and upload completion follow in the background. Both are measured: `callbacks_per_second` (answered 200,
+recorded) during the load, and `verified_per_second` (jobs whose verified status is in the store) from the start
+of the load until the last hint was verified. Load: several client processes, each with persistent connections
+(asyncio, no third-party client). The same load against a hello-world ASGI app under the same uvicorn settings
+gives the machine's ceiling; both run in the same invocation.
+
+    python -m bench.p4_webhook [--seconds 5] [--clients 2] [--connections 8] [--jobs 16000]
 """
 
 from __future__ import annotations
@@ -123,7 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     parser.add_argument("--connections", type=int, default=8, help="persistent connections per client process")
-    parser.add_argument("--jobs", type=int, default=2000, help="jobs (callbacks cycle over them)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=16000,
+        help="jobs in MCT and the store; more than the callbacks sent, so each is a first callback",
+    )
+    parser.add_argument("--verify-timeout", type=float, default=600, help="seconds to wait for the verification")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the webhook and MCT processes into DIR/*.txt")
     args = parser.parse_args(argv)
 
@@ -175,11 +187,19 @@ def main(argv: list[str] | None = None) -> int:
                     args.seconds,
                     {"content-type": "application/json"},
                 )
+                load_end = time.perf_counter()
                 cpu_after = cpu_seconds(server.pid), cpu_seconds(mct.pid)
                 handled = max(1, results[name]["ok"] + results[name]["errors"])
                 if None not in cpu_before + cpu_after:
                     results[name]["server_cpu_ms_per_request"] = (cpu_after[0] - cpu_before[0]) * 1000 / handled
                     results[name]["mct_cpu_ms_per_request"] = (cpu_after[1] - cpu_before[1]) * 1000 / handled
+                if name == "webhook":
+                    # The background verification still going on: wait until every accepted hint is verified.
+                    results[name]["drain_seconds"] = wait_verified(store_url, load_end, args.verify_timeout)
+                    cpu_drained = cpu_seconds(server.pid), cpu_seconds(mct.pid)
+                    if None not in cpu_before + cpu_drained:
+                        results[name]["server_cpu_ms_total"] = (cpu_drained[0] - cpu_before[0]) * 1000
+                        results[name]["mct_cpu_ms_total"] = (cpu_drained[1] - cpu_before[1]) * 1000
             finally:
                 for spy in spies:
                     spy.wait(60)
@@ -193,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         recorded = _recorded(store_url)
     hook, hello = results["webhook"], results["hello"]
     rps = hook["ok"] / args.seconds
+    accepted = min(hook["ok"], len(docs))  # distinct jobs called back (bodies cycle if the run outlasts the jobs)
+    verify_seconds = args.seconds + hook["drain_seconds"]
     report(
         "p4_webhook",
         {
@@ -203,21 +225,45 @@ def main(argv: list[str] | None = None) -> int:
             "p99_ms": round(hook["p99_ms"], 2),
             "hello_p50_ms": round(hello["p50_ms"], 2),
             "hello_p99_ms": round(hello["p99_ms"], 2),
-            "webhook_cpu_ms_per_callback": _round(hook.get("server_cpu_ms_per_request"), 2),
-            "mct_cpu_ms_per_callback": _round(hook.get("mct_cpu_ms_per_request"), 2),
+            "verified_per_second": round(recorded / verify_seconds, 1),
+            "verify_drain_seconds_after_load": round(hook["drain_seconds"], 2),
+            "webhook_cpu_ms_per_callback_answering": _round(hook.get("server_cpu_ms_per_request"), 3),
+            "webhook_cpu_ms_per_callback_total": _round(_per(hook.get("server_cpu_ms_total"), accepted), 3),
+            "mct_cpu_ms_per_callback_total": _round(_per(hook.get("mct_cpu_ms_total"), accepted), 3),
             "hello_cpu_ms_per_request": _round(hello.get("server_cpu_ms_per_request"), 3),
             "errors": hook["errors"],
             "statuses": hook["statuses"],
-            "jobs_final_in_store": recorded,
+            "callbacks_sent": hook["ok"] + hook["errors"],
+            "jobs_verified_in_store": recorded,
             "jobs": len(docs),
             "seconds": args.seconds,
             "load": f"{args.clients} processes x {args.connections} keep-alive connections (asyncio)",
-            "server": "uvicorn handlers.webhook_app:app, 1 process, SQLite store; MCT get_job over HTTP",
+            "server": "uvicorn handlers.webhook_app:app, 1 process, SQLite store; MCT get_job over HTTP in background",
         },
         target=f"callbacks_per_second >= {TARGET_RPS}",
-        meets_target=rps >= TARGET_RPS and hook["errors"] == 0,
+        meets_target=rps >= TARGET_RPS and hook["errors"] == 0 and recorded == accepted,
     )
     return 0
+
+
+def _per(total: float | None, count: int) -> float | None:
+    return None if total is None or not count else total / count
+
+
+def wait_verified(store_url: str, since: float, timeout: float) -> float:
+    """Seconds from `since` until the webhook's store holds no unverified hint (its verifier is done)."""
+    import sqlite3
+    from contextlib import closing
+
+    deadline = time.perf_counter() + timeout
+    with closing(sqlite3.connect(store_url.removeprefix("sqlite:///"), timeout=30)) as c:
+        while time.perf_counter() < deadline:
+            if c.execute("SELECT COUNT(*) FROM at_callback_hints").fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+        else:
+            raise SystemExit(f"the webhook did not verify its callbacks within {timeout:.0f} s")
+    return time.perf_counter() - since
 
 
 def _round(value: float | None, digits: int) -> float | None:

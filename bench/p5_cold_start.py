@@ -1,15 +1,15 @@
 """P5: cold start. A fresh process imports each function and handles its first event, next to a bare Powertools
 handler doing the same in a fresh process.
 
-For each round, in turn: (1) a bare handler — ``Logger`` + ``@logger.inject_lambda_context``, returning a dict;
-(2) ``handlers.on_upload`` with an upload event for a new object (3 targets, mediainfo_check off: the probe is MCT's
-time, P3 counts round trips) against localcloud MCT; (3) ``handlers.on_notification`` with a callback for a job
-that exists in MCT and in the store; (4) for reference, the floor: a process that only imports what any MCT
-function needs — Powertools' Logger and the BCE SDK's MediaClient (with handlers.sdk_imports). Each process gets a fresh SQLite store file,
-like a new CFC instance's /tmp. Time = from spawning the process until its first event is handled (interpreter
-start, imports, cold-start init, first invocation: what the first event of a cold CFC instance waits for); the
-child also reports its import and first-invocation times. ratio = median function time / median bare time (the
-worse function is the headline).
+For each round, in turn: (1) a bare handler — ``Logger`` + ``@logger.inject_lambda_context``, returning a dict; (2)
+``handlers.on_upload`` with an upload event for a new object (3 targets, mediainfo_check off: the probe is MCT's
+time, P3 counts round trips) against localcloud MCT; (3) ``handlers.on_notification`` with a callback for a job that
+exists in MCT and in the store; (4) for reference, the floor: a process that only imports what any MCT function
+needs — Powertools' Logger and the BCE SDK's MediaClient (with handlers.sdk_imports). Each process gets a fresh
+SQLite store file, like a new CFC instance's /tmp. Time = from spawning the process until its first event is handled
+(interpreter start, imports, cold-start init, first invocation: what the first event of a cold CFC instance waits
+for); the child also reports its import and first-invocation times. ratio = median function time / median bare time
+(the worse function is the headline).
 
     python -m bench.p5_cold_start [--rounds 7]
 """

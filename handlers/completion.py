@@ -30,8 +30,11 @@ def maybe_complete(deps: Deps, upload_id: str) -> bool:
     upload = store.get_upload(upload_id)
     if upload is None or upload.status == UPLOAD_DONE:
         return False
+    total, final = store.final_job_count(upload_id)
+    if total < upload.expected_jobs or final < total:
+        return False
     jobs = store.jobs_for_upload(upload_id)
-    if len(jobs) < upload.expected_jobs or any(j.status not in FINAL_STATUSES for j in jobs):
+    if any(j.status not in FINAL_STATUSES for j in jobs):  # changed in between (a redrive): not complete after all
         return False
     if deps.config.downstream is not None:
         # Before marking done: a crash between the two then leaves a row the reconciler redelivers.

@@ -125,6 +125,7 @@ class Store(Protocol):
     def get_job(self, job_id: str) -> Job | None: ...
     def get_claim(self, claim_id: str) -> Job | None: ...
     def jobs_for_upload(self, upload_id: str) -> list[Job]: ...
+    def final_job_count(self, upload_id: str) -> tuple[int, int]: ...  # (jobs of the upload, how many are final)
     def update_job_status(self, job_id: str, status: str, result: dict[str, Any], now: datetime) -> bool: ...
     def reset_for_redrive(self, claim_id: str, now: datetime) -> bool: ...
     def mark_upload_done(self, upload_id: str, now: datetime) -> bool: ...
@@ -219,6 +220,10 @@ class MemoryStore:
 
     def jobs_for_upload(self, upload_id: str) -> list[Job]:
         return sorted((j for j in self.jobs.values() if j.upload_id == upload_id), key=lambda j: j.target)
+
+    def final_job_count(self, upload_id: str) -> tuple[int, int]:
+        jobs = self.jobs_for_upload(upload_id)
+        return len(jobs), sum(1 for j in jobs if j.final)
 
     def update_job_status(self, job_id: str, status: str, result: dict[str, Any], now: datetime) -> bool:
         with self._lock:
@@ -573,6 +578,10 @@ class _Statements:
         self.select_job = q(f"SELECT {_JOB_COLS} FROM at_jobs WHERE job_id = ?")
         self.select_claim = q(f"SELECT {_JOB_COLS} FROM at_jobs WHERE claim_id = ?")
         self.select_upload_jobs = q(f"SELECT {_JOB_COLS} FROM at_jobs WHERE upload_id = ? ORDER BY target")
+        final = ", ".join(f"'{status}'" for status in sorted(FINAL_STATUSES))
+        self.count_upload_jobs = q(
+            f"SELECT COUNT(*), SUM(CASE WHEN status IN ({final}) THEN 1 ELSE 0 END) FROM at_jobs WHERE upload_id = ?"
+        )
         self.update_job_status = q(
             "UPDATE at_jobs SET status = ?, status_rank = ?, result = ?, updated_at = ? "
             "WHERE job_id = ? AND status_rank < ?"
@@ -845,6 +854,11 @@ class SqlStore:
 
     def jobs_for_upload(self, upload_id: str) -> list[Job]:
         return [self._job(r) for r in self._read(self._sql.select_upload_jobs, (upload_id,))]
+
+    def final_job_count(self, upload_id: str) -> tuple[int, int]:
+        # Counted by the database: every final callback asks, most often for an upload still in progress.
+        [(total, final)] = self._read(self._sql.count_upload_jobs, (upload_id,))
+        return int(total), int(final or 0)
 
     def update_job_status(self, job_id: str, status: str, result: dict[str, Any], now: datetime) -> bool:
         rank = STATUS_RANK[status]

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from handlers import runtime
@@ -23,7 +24,7 @@ from handlers.config import parse_config
 from handlers.mct import SdkMct
 from handlers.on_upload import handler as on_upload_handler
 from handlers.runtime import Deps
-from handlers.store import TABLES, SqlStore
+from handlers.store import TABLES, SqlStore, utcnow
 from handlers.submission import RetryLater
 from handlers.webhook_app import app as webhook_app
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
@@ -243,6 +244,11 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: floa
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not reached after {timeout}s")
         time.sleep(interval)
+
+
+def hints_drained(store) -> bool:
+    """The self-hosted webhook's verifier has gone through every callback it accepted (handlers.callback_inbox)."""
+    return not store.due_hints(utcnow() + timedelta(days=1), 1)
 
 
 def snapshot_store(store: SqlStore) -> dict[str, list[tuple]]:

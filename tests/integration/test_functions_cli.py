@@ -91,8 +91,7 @@ def test_jobs_redrive_reconcile(setup, capsys, tmp_path):
     store = SqlStore(store_url)
     uid = upload_id_for("uploads", "incoming/a.mp4", info.etag)
     [job] = store.jobs_for_upload(uid)
-    with store.engine.begin() as c:
-        c.exec_driver_sql("UPDATE at_jobs SET status='FAILED', status_rank=3 WHERE claim_id=?", (job.claim_id,))
+    store.execute("UPDATE at_jobs SET status='FAILED', status_rank=3 WHERE claim_id=?", (job.claim_id,))
     code, out = cli(capsys, "redrive", "--all-failed")
     assert code == 0, out
     [result] = json.loads(out)

@@ -21,7 +21,15 @@ from handlers.reconcile import reconcile
 from handlers.store import FAILED, KIND_THUMBNAIL, PENDING, SUCCESS, UPLOAD_DONE, utcnow
 from localcloud.faults import FaultConfig
 from localcloud.serve import serve_in_thread
-from tests.reliability_support import JOBS_PER_UPLOAD, URL_TOKEN, FastEngine, make_cloud, report, wait_for
+from tests.reliability_support import (
+    JOBS_PER_UPLOAD,
+    URL_TOKEN,
+    FastEngine,
+    hints_drained,
+    make_cloud,
+    report,
+    wait_for,
+)
 from tests.unit.handlers.receiver import Receiver
 
 
@@ -99,6 +107,9 @@ def test_r3_callbacks_replayed_5x_shuffled_and_stale_final_state_equals_get_job(
         outcomes: dict[str, int] = {}
         for a in answers:
             outcomes[a.json()["status"]] = outcomes.get(a.json()["status"], 0) + 1
+        # Answered once recorded: the webhook's verifier reads get_job in the background.
+        wait_for(lambda: hints_drained(cloud.deps.store), what="accepted callbacks verified")
+        verified = time.monotonic() - started
         statuses = assert_store_matches_get_job(cloud)
         assert statuses == {SUCCESS: expected - 2 * failing, FAILED: 2 * failing}  # both renditions fail
         time.sleep(0.3)  # a second "upload done" would show up now
@@ -107,7 +118,8 @@ def test_r3_callbacks_replayed_5x_shuffled_and_stale_final_state_equals_get_job(
             request,
             f"R3: {len(originals)} callbacks x {replays} replays + {len(originals)} stale RUNNING copies = "
             f"{len(bodies)} POSTs, shuffled, 8 concurrent -> {sum(statuses.values())}/{expected} jobs equal get_job "
-            f"{statuses}, answers {outcomes}, {done} done events (expected {uploads}), {elapsed:.1f} s",
+            f"{statuses}, answers {outcomes}, {done} done events (expected {uploads}), answered in {elapsed:.1f} s, "
+            f"verified after {verified:.1f} s",
         )
     finally:
         cloud.stop()

@@ -16,13 +16,12 @@ from __future__ import annotations
 import http.client
 import json
 import time
-from datetime import timedelta
 from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
 
-from handlers.store import PENDING, SUCCESS, utcnow
+from handlers.store import PENDING, SUCCESS
 from localcloud import bce_auth
 from localcloud.bos import BosService
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
@@ -37,6 +36,7 @@ from tests.reliability_support import (
     SIGN_TOKEN,
     URL_TOKEN,
     bucket_files,
+    hints_drained,
     make_cloud,
     mct_state,
     report,
@@ -57,11 +57,6 @@ def signed_cloud(tmp_path):
 def post_callback(cloud, body: str, headers: dict | None = None, token: str | None = URL_TOKEN):
     url = cloud.callback_url + (f"?token={quote(token)}" if token is not None else "")
     return requests.post(url, data=body.encode(), headers=headers or {}, timeout=30)
-
-
-def hints_drained(store) -> bool:
-    """The webhook's verifier has gone through every callback it accepted."""
-    return not store.due_hints(utcnow() + timedelta(days=1), 1)
 
 
 def domain(snapshot: dict) -> dict:

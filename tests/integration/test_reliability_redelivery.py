@@ -63,7 +63,7 @@ def run_r1(tmp_path, request, uploads: int, deliveries: int, workers: int, store
         )
         assert len(listed) == uploads * JOBS_PER_UPLOAD
         jobs, duplicates = check_one_job_per_target(cloud, uploads)
-        backend = cloud.deps.store.engine.dialect.name
+        backend = cloud.deps.store.dialect
         report(
             request,
             f"R1 ({backend} store): {uploads} uploads x {deliveries} deliveries ({workers} concurrent) -> {jobs} jobs "

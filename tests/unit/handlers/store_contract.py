@@ -135,6 +135,12 @@ class StoreContract:
             store.claim(make_job(up, target), now, LEASE)
         store.claim(make_job(other), now, LEASE)
         assert [j.target for j in store.jobs_for_upload(up.upload_id)] == ["360p", "720p"]
+        assert store.final_job_count(up.upload_id) == (2, 0)
+        assert store.final_job_count("no-such-upload") == (0, 0)
+        [first, _] = store.jobs_for_upload(up.upload_id)
+        store.record_submitted(first.claim_id, "job-count-1", now)
+        store.update_job_status("job-count-1", FAILED, {}, now)
+        assert store.final_job_count(up.upload_id) == (2, 1)
         results = []
         barrier = threading.Barrier(6)
 
