@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +71,8 @@ def adapt_context(context: Any) -> LambdaContextAdapter:
         function_version=str(version),
         invoked_function_arn=str(brn),
         memory_limit_in_mb=memory,
-        aws_request_id=str(request_id or uuid.uuid4()),
+        # Not uuid4(): importing uuid (and platform with it) costs ~6 ms of every cold start.
+        aws_request_id=str(request_id or f"local-{os.urandom(16).hex()}"),
         _deadline=time.monotonic() + DEFAULT_TIMEOUT_MS / 1000,
         _source=context,
     )
