@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import weakref
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -26,7 +27,7 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 
 _inbox: CallbackInbox | None = None
 _inbox_lock = threading.Lock()
-_batchers: dict[asyncio.AbstractEventLoop, _LoopBatcher] = {}
+_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopBatcher] = weakref.WeakKeyDictionary()
 
 
 def inbox() -> CallbackInbox:

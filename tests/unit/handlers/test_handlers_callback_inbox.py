@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from handlers.callback_inbox import CallbackInbox
+from handlers.mct import MemoryMct
 from handlers.store import CLAIMED, SUCCESS, UPLOAD_DONE, Job, MemoryStore, Upload, claim_id_for, upload_id_for, utcnow
 from handlers.submission import process_upload_event
 from tests.unit.handlers.conftest import bos_event, make_deps
@@ -125,3 +126,30 @@ def test_submit_after_stop_is_refused():
     inbox.stop()
     with pytest.raises(RuntimeError):
         inbox.submit("job-x", None).result(5)
+
+
+class BrokenForOneJob(MemoryMct):
+    """get_job hits a bug for one job id."""
+
+    def __init__(self, broken: str) -> None:
+        super().__init__()
+        self.broken = broken
+
+    def get_job(self, job_id):
+        if job_id == self.broken:
+            raise RuntimeError("bug")
+        return super().get_job(job_id)
+
+
+def test_a_callback_whose_verification_crashes_does_not_block_the_others(inbox_for):
+    deps = make_deps()
+    job_ids = finished_jobs(deps)
+    transcodes = [j for j in job_ids if deps.mct.jobs[j]["kind"] == "transcode"]
+    mct = BrokenForOneJob(transcodes[0])
+    mct.jobs = deps.mct.jobs
+    deps = make_deps(store=deps.store, mct=mct)
+    inbox = inbox_for(deps)
+    assert all(inbox.submit(job_id, None).result(5) for job_id in transcodes)
+    assert wait_for(lambda: deps.store.get_job(transcodes[1]).status == SUCCESS)
+    [hint] = deps.store.due_hints(utcnow() + timedelta(days=1), 10)
+    assert hint.job_id == transcodes[0] and hint.attempts >= 1  # deferred, kept for later
