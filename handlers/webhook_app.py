@@ -125,6 +125,14 @@ async def _lifespan(receive, send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            # Configuration errors stop the server now, not at the first callback; callbacks accepted but not
+            # verified before a stop or crash are verified from now on.
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, inbox)
+            except Exception as exc:
+                logger.error("webhook cannot start", extra={"error": str(exc)})
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await asyncio.get_running_loop().run_in_executor(None, stop_inbox)

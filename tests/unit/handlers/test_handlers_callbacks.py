@@ -397,3 +397,59 @@ def test_crash_after_marking_done_is_redelivered_by_the_reconciler():
         assert len({json.loads(r["body"])["upload"]["id"] for r in receiver.requests}) == 1
     finally:
         server.stop()
+
+
+def test_self_hosted_webhook_refuses_to_start_with_a_bad_config():
+    import os
+    import subprocess
+    import sys
+
+    from tests.unit.handlers.conftest import ROOT
+
+    bad = config_dict(callback={"url_token": "t0ken", "max_body_bytes": -1})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOTRANSCODE_")}
+    env.update(AUTOTRANSCODE_CONFIG_JSON=json.dumps(bad), BCE_ACCESS_KEY_ID="ak", BCE_ACCESS_KEY_SECRET="sk")
+    argv = [sys.executable, "-m", "uvicorn", "handlers.webhook_app:app", "--port", "0", "--log-level", "info"]
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "callback.max_body_bytes" in output and "-1" in output, output
+
+
+def test_self_hosted_webhook_verifies_left_over_callbacks_at_start(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    from handlers.store import Job, Upload, claim_id_for, open_store, utcnow
+    from localcloud.serve import free_port
+    from tests.unit.handlers.conftest import ROOT
+
+    # A callback accepted before a crash: its hint is still in the store, nothing will POST it again.
+    url = f"sqlite:///{tmp_path}/store.sqlite3"
+    store = open_store(url)
+    upload_id = upload_id_for("uploads", "incoming/x.mp4", "e")
+    store.ensure_upload(Upload(upload_id, "uploads", "incoming/x.mp4", "e", "videos", 1))
+    claim = Job(claim_id_for("uploads", "incoming/x.mp4", "e", "720p"), upload_id, "720p", "transcode", {})
+    store.claim(claim, utcnow(), timedelta(minutes=5))
+    store.record_submitted(claim.claim_id, "job-leftover", utcnow())
+    assert store.accept_hints([("job-leftover", "m-1")], utcnow()) == [True]
+    # MCT is unreachable here, so the verifier's get_job fails and the hint is deferred: proof that it ran.
+    config = config_dict(callback={"url_token": "t0ken"}, store_url=url)
+    config["mct"]["max_attempts"] = 1
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOTRANSCODE_")}
+    env.update(AUTOTRANSCODE_CONFIG_JSON=json.dumps(config), BCE_ACCESS_KEY_ID="ak", BCE_ACCESS_KEY_SECRET="sk")
+    argv = [sys.executable, "-m", "uvicorn", "handlers.webhook_app:app", "--port", str(free_port())]
+    server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            hints = store.due_hints(utcnow() + timedelta(days=1), 10)
+            if hints and hints[0].attempts >= 1:
+                break
+            time.sleep(0.1)
+        assert hints and hints[0].job_id == "job-leftover" and hints[0].attempts >= 1
+    finally:
+        server.terminate()
+        server.wait(10)
