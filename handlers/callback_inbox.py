@@ -95,14 +95,16 @@ class CallbackInbox:
             results = self.deps.store.accept_hints(hints, self.deps.now())
         except Exception as exc:  # the store is down: every waiting caller answers 503 and MCT retries
             logger.exception("recording callbacks failed")
-            for _, done in batches:
-                done(exc)
-            return
+            results = exc
         at = 0
         for batch, done in batches:
-            done(results[at : at + len(batch)])
+            try:
+                done(results if isinstance(results, Exception) else results[at : at + len(batch)])
+            except Exception:  # a caller gone (e.g. its event loop closed): the hints are recorded all the same
+                logger.warning("could not answer a recorded callback", exc_info=True)
             at += len(batch)
-        self._wake_verifier.set()
+        if not isinstance(results, Exception):
+            self._wake_verifier.set()
 
     # --- verifying ------------------------------------------------------------------------------------------------
 

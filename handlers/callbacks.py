@@ -125,7 +125,7 @@ def handle_notification(
     if isinstance(checked, Outcome):
         return checked
     job_id, message_id = checked
-    # Thread-safe keys: the self-hosted webhook serves several requests at once.
+    # Thread-safe keys: one process may handle several callbacks at once (localcloud, tests).
     logger.thread_safe_append_keys(correlation_id=job_id)
     try:
         return _record(deps, job_id, message_id)

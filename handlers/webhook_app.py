@@ -55,7 +55,7 @@ class _LoopBatcher:
     the committer answers them with one thread-safe wake-up of the loop instead of one per request."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        self.loop = weakref.proxy(loop)  # not a strong reference: _batchers must not keep finished loops alive
         self.pending: list[tuple[str, str | None, asyncio.Future[bool]]] = []
 
     def add(self, job_id: str, message_id: str | None) -> asyncio.Future[bool]:

@@ -153,3 +153,15 @@ def test_a_callback_whose_verification_crashes_does_not_block_the_others(inbox_f
     assert wait_for(lambda: deps.store.get_job(transcodes[1]).status == SUCCESS)
     [hint] = deps.store.due_hints(utcnow() + timedelta(days=1), 10)
     assert hint.job_id == transcodes[0] and hint.attempts >= 1  # deferred, kept for later
+
+
+def test_a_caller_that_cannot_be_answered_does_not_stop_the_committer(inbox_for):
+    deps = make_deps()
+    inbox = inbox_for(deps)
+
+    def gone(results):
+        raise RuntimeError("Event loop is closed")
+
+    inbox.submit_many([("job-a", "m-a")], gone)
+    assert inbox.submit("job-b", "m-b").result(5) is True
+    assert deps.store.message_seen("m-a")  # recorded even though its caller could not be told
