@@ -20,6 +20,11 @@ runtime.init_at_cold_start()
 HEALTH = {"ok": True, "service": "autotranscode", "hint": "MCT notifications are POSTed here"}
 
 
+def is_callback_path(deps: runtime.Deps, path: str) -> bool:
+    expected = deps.config.callback.path.rstrip("/")
+    return not expected or path.rstrip("/").endswith(expected)  # endswith: API gateways may prefix a stage
+
+
 def route(request: HttpRequest) -> tuple[int, dict[str, Any]]:
     """-> (HTTP status, JSON body) for one request; shared by the CFC function and the self-hosted webhook."""
     if request.method in ("GET", "HEAD"):
@@ -28,8 +33,8 @@ def route(request: HttpRequest) -> tuple[int, dict[str, Any]]:
         message = f"{request.method} is not supported: POST MCT notifications (GET answers a health check)"
         return 405, {"error": "method_not_allowed", "field": "method", "message": message}
     deps = runtime.get_deps()
-    expected = deps.config.callback.path.rstrip("/")
-    if expected and not request.path.rstrip("/").endswith(expected):
+    if not is_callback_path(deps, request.path):
+        expected = deps.config.callback.path.rstrip("/")
         return 404, {"error": "not_found", "field": "path",
                      "message": f"POST MCT notifications to {expected}, not {request.path}"}  # fmt: skip
     if request.body is None:

@@ -20,7 +20,7 @@ from handlers.callback_inbox import CallbackInbox
 from handlers.callbacks import Outcome, check_notification
 from handlers.http_events import HttpRequest
 from handlers.logs import logger
-from handlers.on_notification import route
+from handlers.on_notification import is_callback_path, route
 
 DEFAULT_LIMIT = 256 * 1024
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -168,8 +168,7 @@ async def _accept(request: HttpRequest) -> tuple[int, dict[str, Any]] | None:
     if request.method != "POST" or request.body is None:
         return None
     deps = runtime.get_deps()
-    expected = deps.config.callback.path.rstrip("/")
-    if expected and not request.path.rstrip("/").endswith(expected):
+    if not is_callback_path(deps, request.path):
         return None
     checked = check_notification(deps, request.body, request.headers, request.query)
     if isinstance(checked, Outcome):
