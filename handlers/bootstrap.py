@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 
 from handlers import config as config_mod
+from handlers.adapters.bos_sdk import SdkBos
 from handlers.adapters.mct_sdk import SdkMct
 from handlers.adapters.store import open_store, parse_store_url, redact_url
 from handlers.logs import logger, register_secret
 from handlers.services.deps import Deps
-from handlers.services.ports import MctPort, Store
+from handlers.services.ports import BosPort, MctPort, Store
 
 
 def register_config_secrets(cfg: config_mod.Config) -> None:
@@ -21,10 +22,16 @@ def register_config_secrets(cfg: config_mod.Config) -> None:
         register_secret(parse_store_url(cfg.store_url).password)  # a bad URL: ValueError (password redacted)
 
 
-def build_deps(env: dict[str, str] | None = None, mct: MctPort | None = None, store: Store | None = None) -> Deps:
+def build_deps(
+    env: dict[str, str] | None = None,
+    mct: MctPort | None = None,
+    store: Store | None = None,
+    bos: BosPort | None = None,
+) -> Deps:
     """Load and validate everything; raise ConfigError with a clear message at cold start."""
     cfg = config_mod.load_config(env)
     register_config_secrets(cfg)
+    creds = None
     if mct is None:
         creds = config_mod.credentials_from_env(env)
         register_secret(creds.secret_access_key.get_secret_value())
@@ -37,13 +44,22 @@ def build_deps(env: dict[str, str] | None = None, mct: MctPort | None = None, st
             creds.session_token.get_secret_value() if creds.session_token else None,
             cfg.mct.timeout_seconds,
         )
+    if bos is None and creds is not None:
+        # The same key reads BOS (the sweep's listing, the version check): it needs BOS read access.
+        bos = SdkBos(
+            cfg.bos_endpoint,
+            creds.access_key_id,
+            creds.secret_access_key.get_secret_value(),
+            creds.session_token.get_secret_value() if creds.session_token else None,
+            cfg.bos.timeout_seconds,
+        )
     if store is None:
         store = open_store(cfg.store_url)
     logger.info(
         "autotranscode ready",
         extra={"rules": len(cfg.rules), "store": redact_url(cfg.store_url), "mct_endpoint": cfg.mct.endpoint},
     )
-    return Deps(config=cfg, store=store, mct=mct)
+    return Deps(config=cfg, store=store, mct=mct, bos=bos)
 
 
 _deps: Deps | None = None

@@ -197,8 +197,26 @@ class MediainfoCheck(Model):
 
 class ReconcileConfig(Model):
     stale_after_minutes: float = spec(10, ge=0)
-    redeliver_after_minutes: float = spec(5, ge=0)
+    redeliver_after_minutes: float = spec(5, ge=0, doc="first retry of a failed 'upload done' event; then doubling")
+    redeliver_max_interval_minutes: float = spec(60, ge=0, doc="longest pause between two retries of an event")
+    redeliver_max_age_hours: float = spec(24, ge=0, doc="stop retrying an event this long after the upload was done")
     batch_size: int = spec(100, ge=1, le=1000)
+
+
+# --- the sweep (issue 12): find uploads whose BOS event never came ---
+class BosConfig(Model):
+    endpoint: str = spec(
+        "", check=lambda v: v.strip().rstrip("/"), doc="BOS endpoint; default http://{mct.region}.bcebos.com"
+    )
+    timeout_seconds: float = spec(10, gt=0, le=120)
+
+
+class SweepConfig(Model):
+    enabled: bool = spec(True, doc="the reconciler lists the rules' prefixes in BOS and submits what has no record")
+    grace_minutes: float = spec(10, ge=0, doc="leave objects younger than this to their upload event")
+    max_age_days: float = spec(7, ge=0, doc="leave objects older than this alone (0: no limit)")
+    max_objects_per_run: int = spec(5000, ge=1, le=1_000_000, doc="objects listed per run (the next run goes on)")
+    max_submissions_per_run: int = spec(100, ge=1, le=10_000, doc="objects submitted per run")
 
 
 def _presets(v: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -225,6 +243,8 @@ class Config(Model):
     # audio, video, ...). The functions never read this.
     presets: list[dict[str, Any]] = spec(default_factory=list, check=_presets)
     reconcile: ReconcileConfig = spec(default_factory=ReconcileConfig)
+    bos: BosConfig = spec(default_factory=BosConfig)
+    sweep: SweepConfig = spec(default_factory=SweepConfig)
 
     def __post_init__(self) -> None:
         problems = rules_mod.recursion_problems(self.rules)
@@ -233,6 +253,10 @@ class Config(Model):
 
     def pipeline_for(self, rule: Rule) -> str:
         return rule.pipeline or self.mct.pipeline
+
+    @property
+    def bos_endpoint(self) -> str:
+        return self.bos.endpoint or f"http://{self.mct.region}.bcebos.com"
 
 
 def credentials_from_env(env: dict[str, str] | None = None) -> MctCredentials:

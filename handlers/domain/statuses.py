@@ -10,5 +10,8 @@ MCT_STATUSES = frozenset({PENDING, RUNNING, SUCCESS, FAILED})
 
 UPLOAD_OPEN, UPLOAD_DONE = "OPEN", "DONE"
 DELIVERY_PENDING, DELIVERY_DELIVERED, DELIVERY_FAILED = "PENDING", "DELIVERED", "FAILED"
+# Failed for longer than reconcile.redeliver_max_age_hours: no more automatic retries (`autotranscode deliveries
+# retry` still sends it).
+DELIVERY_EXPIRED = "EXPIRED"
 
 KIND_TRANSCODE, KIND_THUMBNAIL = "transcode", "thumbnail"

@@ -12,7 +12,7 @@ from typing import Any
 from handlers import config as config_mod
 from handlers.adapters.http_post import requests_post
 from handlers.domain.clock import utcnow
-from handlers.services.ports import MctPort, Store
+from handlers.services.ports import BosPort, MctPort, Store
 
 
 @dataclass
@@ -25,3 +25,5 @@ class Deps:
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], datetime] = utcnow
     extra: dict[str, Any] = field(default_factory=dict)
+    # BOS (the sweep lists it; the version check reads an object's current etag); None: neither runs.
+    bos: BosPort | None = None

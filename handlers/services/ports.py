@@ -1,11 +1,13 @@
-"""The ports the use-cases talk to: the store (a small repository) and MCT (see handlers.adapters.mct_sdk)."""
+"""The ports the use-cases talk to: the store (a small repository), MCT (see handlers.adapters.mct_sdk) and BOS
+(see handlers.adapters.bos_sdk: the sweep's listing and the version check)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from handlers.domain.records import Delivery, Hint, Job, Upload
+from handlers.domain.records import Delivery, Hint, Job, ObjectVersion, Upload
 from handlers.wire.mct_views import JobView
 
 T = TypeVar("T")
@@ -41,6 +43,33 @@ class Store(Protocol):
     def record_delivery(self, delivery: Delivery) -> None: ...
     def get_delivery(self, upload_id: str) -> Delivery | None: ...
     def undelivered(self, older_than: datetime, limit: int) -> list[Delivery]: ...
+    def due_deliveries(self, now: datetime, pending_before: datetime, limit: int) -> list[Delivery]:
+        """FAILED deliveries whose next_attempt_at <= now, and PENDING ones unchanged since pending_before
+        (oldest updated_at first). DELIVERED and EXPIRED ones never."""
+        ...
+
+    # the sweep
+    def existing_uploads(self, upload_ids: list[str]) -> set[str]:
+        """Which of these upload ids have a record."""
+        ...
+
+    def sweep_marker(self, cursor_id: str) -> str | None: ...
+    def set_sweep_marker(self, cursor_id: str, marker: str | None, now: datetime) -> None: ...
+    # object versions
+    def record_version(self, upload_id: str, bucket: str, key: str) -> ObjectVersion:
+        """In ONE transaction: the upload's version of (bucket, key), numbered 1, 2, ... in the order recorded;
+        recording it again returns the same number."""
+        ...
+
+    def get_version(self, upload_id: str) -> ObjectVersion | None: ...
+    def object_versions(self, bucket: str, key: str) -> list[ObjectVersion]:
+        """Every recorded version of the key, by seq."""
+        ...
+
+    def mark_superseded(self, upload_id: str, by_etag: str) -> bool:
+        """Set superseded_by once; False when it was already set."""
+        ...
+
     # callback hints (asynchronous webhook)
     def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
         """Record (job_id, message_id or None) hints in ONE transaction; one bool per input, in order.
@@ -97,3 +126,36 @@ class MctPort(Protocol):
     def get_thumbnail_job(self, job_id: str) -> JobView: ...
     def get_mediainfo(self, bucket: str, key: str) -> dict[str, Any]: ...
     def list_jobs(self, pipeline: str, thumbnail: bool, begin: str) -> list[dict[str, Any]]: ...
+
+
+# --- BOS -----------------------------------------------------------------------------------------------------------
+
+
+class BosError(Exception):
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    key: str
+    etag: str  # without quotes, as upload events carry it
+    size: int
+    last_modified: datetime  # naive UTC
+
+
+@dataclass(frozen=True)
+class ObjectPage:
+    objects: list[ListedObject]
+    next_marker: str | None  # None: this was the last page
+
+
+class BosPort(Protocol):
+    def list_objects(self, bucket: str, prefix: str, marker: str | None, max_keys: int) -> ObjectPage:
+        """One page of keys after `marker`, in key order."""
+        ...
+
+    def current_etag(self, bucket: str, key: str) -> str | None:
+        """The etag of the object now stored at the key; None when there is none."""
+        ...

@@ -8,11 +8,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from handlers.domain.ids import object_key_id
 from handlers.domain.lifecycle import can_take_over
-from handlers.domain.records import Delivery, Hint, Job, Upload
+from handlers.domain.records import Delivery, Hint, Job, ObjectVersion, Upload
 from handlers.domain.statuses import (
     CLAIMED,
     DELIVERY_DELIVERED,
+    DELIVERY_FAILED,
     DELIVERY_PENDING,
     FAILED,
     PENDING,
@@ -33,6 +35,9 @@ class MemoryStore:
         self.messages: dict[str, datetime] = {}
         self.deliveries: dict[str, Delivery] = {}
         self.hints: dict[str, Hint] = {}
+        self.sweep_markers: dict[str, str | None] = {}
+        self.key_seqs: dict[str, int] = {}
+        self.versions: dict[str, tuple[str, ObjectVersion]] = {}  # upload id -> (key id, version)
 
     def ensure_upload(self, upload: Upload) -> Upload:
         with self._lock:
@@ -97,7 +102,9 @@ class MemoryStore:
             self.reopen_upload(cur.upload_id)
             delivery = self.deliveries.get(cur.upload_id)
             if delivery is not None:
-                self.deliveries[cur.upload_id] = replace(delivery, status=DELIVERY_PENDING, updated_at=now)
+                self.deliveries[cur.upload_id] = replace(
+                    delivery, status=DELIVERY_PENDING, updated_at=now, next_attempt_at=None
+                )
             return True
 
     def mark_upload_done(self, upload_id: str, now: datetime) -> bool:
@@ -155,6 +162,51 @@ class MemoryStore:
     def undelivered(self, older_than: datetime, limit: int) -> list[Delivery]:
         ds = [d for d in self.deliveries.values() if d.status != DELIVERY_DELIVERED and d.updated_at < older_than]
         return sorted(ds, key=lambda d: d.updated_at)[:limit]
+
+    def due_deliveries(self, now: datetime, pending_before: datetime, limit: int) -> list[Delivery]:
+        with self._lock:
+            ds = [
+                d
+                for d in self.deliveries.values()
+                if (d.status == DELIVERY_FAILED and d.next_attempt_at is not None and d.next_attempt_at <= now)
+                or (d.status == DELIVERY_PENDING and d.updated_at < pending_before)
+            ]
+        return sorted(ds, key=lambda d: d.updated_at)[:limit]
+
+    def existing_uploads(self, upload_ids: list[str]) -> set[str]:
+        return {u for u in upload_ids if u in self.uploads}
+
+    def sweep_marker(self, cursor_id: str) -> str | None:
+        return self.sweep_markers.get(cursor_id)
+
+    def set_sweep_marker(self, cursor_id: str, marker: str | None, now: datetime) -> None:
+        with self._lock:
+            self.sweep_markers[cursor_id] = marker
+
+    def record_version(self, upload_id: str, bucket: str, key: str) -> ObjectVersion:
+        with self._lock:
+            if upload_id not in self.versions:
+                key_id = object_key_id(bucket, key)
+                self.key_seqs[key_id] = self.key_seqs.get(key_id, 0) + 1
+                self.versions[upload_id] = (key_id, ObjectVersion(upload_id, self.key_seqs[key_id]))
+            return self.versions[upload_id][1]
+
+    def get_version(self, upload_id: str) -> ObjectVersion | None:
+        found = self.versions.get(upload_id)
+        return found[1] if found else None
+
+    def object_versions(self, bucket: str, key: str) -> list[ObjectVersion]:
+        key_id = object_key_id(bucket, key)
+        with self._lock:
+            return sorted((v for k, v in self.versions.values() if k == key_id), key=lambda v: v.seq)
+
+    def mark_superseded(self, upload_id: str, by_etag: str) -> bool:
+        with self._lock:
+            found = self.versions.get(upload_id)
+            if found is None or found[1].superseded_by is not None:
+                return False
+            self.versions[upload_id] = (found[0], replace(found[1], superseded_by=by_etag))
+            return True
 
     def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
         with self._lock:

@@ -62,6 +62,25 @@ class Dialect:
              f"attempts INTEGER NOT NULL, not_before {dt6} NOT NULL, PRIMARY KEY (job_id)",
              [("ix_at_callback_hints_not_before", "not_before")]),
         ]  # fmt: skip
+        return self._create_tables(tables)
+
+    def schema_issue12(self) -> tuple[list[str], list[tuple[str, str, str]]]:
+        """Issue 12 (sweep, delivery schedule, object versions), kept apart so it can become one migration:
+        (CREATE statements, (table, column, type) to add to existing tables)."""
+        dt = self.datetime
+        tables = [
+            ("at_sweep_cursors", f"cursor_id VARCHAR(64) NOT NULL, marker TEXT, updated_at {dt} NOT NULL, "
+             "PRIMARY KEY (cursor_id)", []),
+            # A counter per object key: the order in which its versions were recorded.
+            ("at_object_keys", "key_id VARCHAR(64) NOT NULL, last_seq INTEGER NOT NULL, PRIMARY KEY (key_id)", []),
+            ("at_object_versions", "upload_id VARCHAR(64) NOT NULL, key_id VARCHAR(64) NOT NULL, "
+             "seq INTEGER NOT NULL, superseded_by VARCHAR(128), PRIMARY KEY (upload_id)",
+             [("ix_at_object_versions_key_id", "key_id")]),
+        ]  # fmt: skip
+        columns = [("at_deliveries", "next_attempt_at", dt)]
+        return self._create_tables(tables), columns
+
+    def _create_tables(self, tables: list[tuple[str, str, list[tuple[str, str]]]]) -> list[str]:
         statements = []
         for table, columns, indexes in tables:
             if self.mysql:  # MySQL has no CREATE INDEX IF NOT EXISTS: indexes go inside CREATE TABLE

@@ -17,10 +17,12 @@ from handlers.adapters.store.drivers import connector, sqlite_connect
 from handlers.adapters.store.pool import Pool
 from handlers.adapters.store.statements import statements_for
 from handlers.adapters.store.url import parse_store_url
-from handlers.domain.records import Delivery, Hint, Job, Upload
+from handlers.domain.ids import object_key_id
+from handlers.domain.records import Delivery, Hint, Job, ObjectVersion, Upload
 from handlers.domain.statuses import (
     CLAIMED,
     DELIVERY_DELIVERED,
+    DELIVERY_FAILED,
     DELIVERY_PENDING,
     FAILED,
     PENDING,
@@ -100,20 +102,42 @@ class SqlStore:
                 cur.close()
 
     def _create_schema(self) -> None:
+        issue12_tables, issue12_columns = self._d.schema_issue12()
+
         def create(cur: Any) -> None:
-            for statement in self._d.schema():
+            for statement in self._d.schema() + issue12_tables:
                 cur.execute(statement)
 
         for attempt in range(5):
             try:
                 self._write(create)
-                return
+                break
             except Exception:
                 # Cold starts creating the schema at once (PostgreSQL: a unique violation in its catalog): the
                 # losers retry and find the tables.
                 if attempt == 4:
                     raise
                 time.sleep(0.05 * (attempt + 1))
+        for table, column, kind in issue12_columns:
+            self._add_column_if_missing(table, column, kind)
+
+    def _add_column_if_missing(self, table: str, column: str, kind: str) -> None:
+        """Databases created before the column existed get it (a stand-in until the store has migrations)."""
+
+        def present() -> bool:
+            try:
+                self._read(f"SELECT {column} FROM {table} WHERE 1 = 0", ())
+                return True
+            except Exception:
+                return False
+
+        if present():
+            return
+        try:
+            self._write(lambda cur: cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+        except Exception:
+            if not present():  # not a concurrent cold start that added it first
+                raise
 
     def dispose(self) -> None:
         """Close the connections (a later call opens new ones; an in-memory database is gone)."""
@@ -288,8 +312,9 @@ class SqlStore:
         return found
 
     def record_delivery(self, delivery: Delivery) -> None:
-        d = delivery
-        params = (d.status, d.attempts, d.last_status_code, d.last_error, self._d.to_db(d.updated_at), d.upload_id)
+        d, dt = delivery, self._d.to_db
+        params = (d.status, d.attempts, d.last_status_code, d.last_error, dt(d.updated_at), dt(d.next_attempt_at),
+                  d.upload_id)  # fmt: skip
         self._change(self._sql.update_delivery, params)
 
     def get_delivery(self, upload_id: str) -> Delivery | None:
@@ -299,6 +324,64 @@ class SqlStore:
     def undelivered(self, older_than: datetime, limit: int) -> list[Delivery]:
         rows = self._read(self._sql.undelivered, (DELIVERY_DELIVERED, self._d.to_db(older_than), limit))
         return [self._delivery(r) for r in rows]
+
+    def due_deliveries(self, now: datetime, pending_before: datetime, limit: int) -> list[Delivery]:
+        dt = self._d.to_db
+        params = (DELIVERY_FAILED, dt(now), DELIVERY_PENDING, dt(pending_before), limit)
+        return [self._delivery(r) for r in self._read(self._sql.due_deliveries, params)]
+
+    # --- the sweep ---
+    def existing_uploads(self, upload_ids: list[str]) -> set[str]:
+        ids = sorted(set(upload_ids))
+        found: set[str] = set()
+        for i in range(0, len(ids), IN_CHUNK):
+            chunk = ids[i : i + IN_CHUNK]
+            sql = self._sql.select_uploads_in.format(", ".join([self._d.sql("?")] * len(chunk)))
+            found.update(r[0] for r in self._read(sql, chunk))
+        return found
+
+    def sweep_marker(self, cursor_id: str) -> str | None:
+        rows = self._read(self._sql.select_sweep_marker, (cursor_id,))
+        return rows[0][0] if rows else None
+
+    def set_sweep_marker(self, cursor_id: str, marker: str | None, now: datetime) -> None:
+        s, when = self._sql, self._d.to_db(now)
+
+        def save(cur: Any) -> None:
+            cur.execute(s.insert_sweep_cursor, (cursor_id, marker, when))
+            cur.execute(s.update_sweep_cursor, (marker, when, cursor_id))
+
+        self._write(save)
+
+    # --- object versions ---
+    def record_version(self, upload_id: str, bucket: str, key: str) -> ObjectVersion:
+        s, key_id = self._sql, object_key_id(bucket, key)
+
+        def record(cur: Any) -> ObjectVersion:
+            cur.execute(s.select_version, (upload_id,))
+            row = cur.fetchone()
+            if row is None:
+                cur.execute(s.insert_object_key, (key_id, 0))
+                cur.execute(s.bump_object_key, (key_id,))  # locks the key's row: one number per version
+                cur.execute(s.select_object_key, (key_id,))
+                seq = cur.fetchone()[0]
+                cur.execute(s.insert_version, (upload_id, key_id, seq, None))
+                cur.execute(s.select_version, (upload_id,))
+                row = cur.fetchone()
+            return ObjectVersion(row[0], int(row[1]), row[2])
+
+        return self._write(record)
+
+    def get_version(self, upload_id: str) -> ObjectVersion | None:
+        rows = self._read(self._sql.select_version, (upload_id,))
+        return ObjectVersion(rows[0][0], int(rows[0][1]), rows[0][2]) if rows else None
+
+    def object_versions(self, bucket: str, key: str) -> list[ObjectVersion]:
+        rows = self._read(self._sql.select_versions, (object_key_id(bucket, key),))
+        return [ObjectVersion(r[0], int(r[1]), r[2]) for r in rows]
+
+    def mark_superseded(self, upload_id: str, by_etag: str) -> bool:
+        return self._change(self._sql.mark_superseded, (by_etag[:128], upload_id)) == 1
 
     # --- callback hints ---
     def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
@@ -346,7 +429,7 @@ class SqlStore:
                    f(r[10]), f(r[11]), f(r[12]))  # fmt: skip
 
     def _delivery(self, r: Sequence[Any]) -> Delivery:
-        return Delivery(r[0], r[1], r[2], r[3], r[4], self._d.from_db(r[5]))
+        return Delivery(r[0], r[1], r[2], r[3], r[4], self._d.from_db(r[5]), self._d.from_db(r[6]))
 
 
 def _accepted(hints: list[tuple[str, str | None]], new_ids: set[str]) -> tuple[list[bool], dict[str, int]]:

@@ -1,0 +1,90 @@
+"""BOS through baidubce's BosClient (the real SDK): the sweep's listing and an object's current etag. Errors become
+BosError with `transient` saying whether trying again can help."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from handlers.services.ports import BosError, ListedObject, ObjectPage
+
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def parse_bos_time(text: str) -> datetime:
+    """BOS listing time ("2026-12-01T13:59:18Z", maybe with a fraction) -> naive UTC."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+class SdkBos:
+    """baidubce BosClient behind the port. Build once per cold start; the SDK's BOS client is imported at first use
+    (the notification function never needs it)."""
+
+    def __init__(self, endpoint: str, access_key_id: str, secret_access_key: str, session_token: str | None = None,
+                 timeout_seconds: float = 10) -> None:  # fmt: skip
+        self.endpoint = endpoint
+        self._settings = (access_key_id, secret_access_key, session_token, timeout_seconds)
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._build()
+        return self._client
+
+    def _build(self) -> Any:
+        from baidubce.auth.bce_credentials import BceCredentials
+        from baidubce.bce_client_configuration import BceClientConfiguration
+        from baidubce.retry.retry_policy import NoRetryPolicy
+        from baidubce.services.bos.bos_client import BosClient
+
+        access_key_id, secret_access_key, session_token, timeout_seconds = self._settings
+        config = BceClientConfiguration(
+            credentials=BceCredentials(access_key_id, secret_access_key),
+            endpoint=self.endpoint,
+            security_token=session_token,
+            connection_timeout_in_mills=int(timeout_seconds * 1000),
+            retry_policy=NoRetryPolicy(),  # the next reconcile run is the retry
+        )
+        return BosClient(config)
+
+    def _call(self, fn: Callable[[], Any], not_found: Any = BosError) -> Any:
+        from baidubce.exception import BceError, BceHttpClientError, BceServerError
+
+        try:
+            return fn()
+        except (BceHttpClientError, BceServerError) as exc:
+            last = exc.last_error if isinstance(exc, BceHttpClientError) else exc
+            if isinstance(last, BceServerError):
+                if last.status_code == 404 and not_found is not BosError:
+                    return not_found
+                transient = last.status_code in TRANSIENT_STATUSES
+                raise BosError(f"BOS answered {last.status_code} {last.code}: {last}", transient=transient) from None
+            raise BosError(f"BOS unreachable: {last!r}", transient=True) from None
+        except BceError as exc:
+            raise BosError(f"BOS client error: {exc}") from None
+        except OSError as exc:
+            raise BosError(f"BOS unreachable: {exc!r}", transient=True) from None
+
+    def list_objects(self, bucket: str, prefix: str, marker: str | None, max_keys: int) -> ObjectPage:
+        resp = self._call(
+            lambda: self.client.list_objects(bucket, max_keys=max_keys, prefix=prefix or None, marker=marker or None)
+        )
+        objects = [
+            ListedObject(str(o.key), str(o.etag or "").strip('"'), int(o.size or 0), parse_bos_time(o.last_modified))
+            for o in (resp.contents or [])
+        ]
+        truncated = bool(resp.is_truncated) and objects
+        next_marker = (getattr(resp, "next_marker", None) or objects[-1].key) if truncated else None
+        return ObjectPage(objects, next_marker)
+
+    def current_etag(self, bucket: str, key: str) -> str | None:
+        missing = object()
+        resp = self._call(lambda: self.client.get_object_meta_data(bucket, key), not_found=missing)
+        if resp is missing:
+            return None
+        return str(resp.metadata.etag or "").strip('"') or None
