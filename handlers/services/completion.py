@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime, timedelta
 
-from handlers.domain.records import Delivery
+from handlers.domain.lifecycle import redelivery_delay
+from handlers.domain.records import Delivery, Upload
 from handlers.domain.statuses import (
     DELIVERY_DELIVERED,
+    DELIVERY_EXPIRED,
     DELIVERY_FAILED,
     FINAL_STATUSES,
     UPLOAD_DONE,
 )
 from handlers.logs import logger
+from handlers.services import versions
 from handlers.services.deps import Deps
 from handlers.wire.downstream import build_event, downstream_headers
 
@@ -31,6 +35,7 @@ def maybe_complete(deps: Deps, upload_id: str) -> bool:
     jobs = store.jobs_for_upload(upload_id)
     if any(j.status not in FINAL_STATUSES for j in jobs):  # changed in between (a redrive): not complete after all
         return False
+    versions.superseded_now(deps, upload)  # overwritten meanwhile: the event says so
     if deps.config.downstream is not None:
         # Before marking done: a crash between the two then leaves a row the reconciler redelivers.
         store.ensure_delivery(upload_id, deps.now())
@@ -52,7 +57,8 @@ def deliver(deps: Deps, upload_id: str) -> Delivery | None:
         return delivery
     if upload.status != UPLOAD_DONE:  # reopened by a redrive: the event goes out when it is done again
         return delivery
-    body = json.dumps(build_event(upload, store.jobs_for_upload(upload_id)), sort_keys=True, separators=(",", ":"))
+    event = build_event(upload, store.jobs_for_upload(upload_id), store.get_version(upload_id))
+    body = json.dumps(event, sort_keys=True, separators=(",", ":"))
     secret = ds.secret.get_secret_value() if ds.secret else None
     for attempt in range(1, ds.max_attempts + 1):
         headers = downstream_headers(secret, body)
@@ -63,14 +69,17 @@ def deliver(deps: Deps, upload_id: str) -> Delivery | None:
         except Exception as exc:  # network: refused, timeout, DNS
             error = f"{type(exc).__name__}: {exc}"
         ok = code is not None and 200 <= code < 300
+        now = deps.now()
         delivery = replace(
             delivery,
-            status=DELIVERY_DELIVERED if ok else DELIVERY_FAILED,
             attempts=delivery.attempts + 1,
             last_status_code=code,
             last_error=None if ok else (error or f"HTTP {code}"),
-            updated_at=deps.now(),
+            updated_at=now,
         )
+        # Every failed attempt already says when the reconciler tries next: a crash mid-round loses nothing.
+        status, next_at = (DELIVERY_DELIVERED, None) if ok else next_attempt(deps, upload, delivery, now)
+        delivery = replace(delivery, status=status, next_attempt_at=next_at)
         store.record_delivery(delivery)
         if ok:
             logger.info("downstream delivered", extra={"upload_id": upload_id, "status_code": code})
@@ -80,5 +89,20 @@ def deliver(deps: Deps, upload_id: str) -> Delivery | None:
             break
         if attempt < ds.max_attempts:
             deps.sleep(ds.backoff_seconds * (2 ** (attempt - 1)))
-    logger.warning("downstream delivery failed", extra={"upload_id": upload_id, "error": delivery.last_error})
+    logger.warning(
+        "downstream delivery failed",
+        extra={"upload_id": upload_id, "error": delivery.last_error, "status": delivery.status,
+               "next_attempt_at": str(delivery.next_attempt_at)},
+    )  # fmt: skip
     return delivery
+
+
+def next_attempt(deps: Deps, upload: Upload, delivery: Delivery, now: datetime) -> tuple[str, datetime | None]:
+    """FAILED with the time of the next round of attempts (backoff), or EXPIRED past the maximum age."""
+    rc, ds = deps.config.reconcile, deps.config.downstream
+    since = upload.done_at or upload.created_at
+    if now - since >= timedelta(hours=rc.redeliver_max_age_hours):
+        return DELIVERY_EXPIRED, None
+    rounds = -(-delivery.attempts // max(ds.max_attempts if ds else 1, 1))  # rounds of attempts so far
+    first = timedelta(minutes=rc.redeliver_after_minutes)
+    return DELIVERY_FAILED, now + redelivery_delay(rounds, first, timedelta(minutes=rc.redeliver_max_interval_minutes))

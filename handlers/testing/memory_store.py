@@ -22,6 +22,7 @@ from handlers.domain.statuses import (
     RUNNING,
     STATUS_RANK,
     SUBMIT_FAILED,
+    SUPERSEDED,
     UPLOAD_DONE,
     UPLOAD_OPEN,
 )
@@ -71,6 +72,11 @@ class MemoryStore:
             cur = self.jobs[claim_id]
             status = RETRYABLE if retryable else SUBMIT_FAILED
             self.jobs[claim_id] = replace(cur, status=status, last_error=error, updated_at=now)
+
+    def record_superseded(self, claim_id: str, reason: str, now: datetime) -> None:
+        with self._lock:
+            cur = self.jobs[claim_id]
+            self.jobs[claim_id] = replace(cur, status=SUPERSEDED, last_error=reason, updated_at=now)
 
     def get_job(self, job_id: str) -> Job | None:
         return next((j for j in self.jobs.values() if j.job_id == job_id), None)
@@ -168,7 +174,7 @@ class MemoryStore:
             ds = [
                 d
                 for d in self.deliveries.values()
-                if (d.status == DELIVERY_FAILED and d.next_attempt_at is not None and d.next_attempt_at <= now)
+                if (d.status == DELIVERY_FAILED and (d.next_attempt_at or d.updated_at) <= now)
                 or (d.status == DELIVERY_PENDING and d.updated_at < pending_before)
             ]
         return sorted(ds, key=lambda d: d.updated_at)[:limit]

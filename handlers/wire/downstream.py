@@ -9,8 +9,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from handlers.domain.records import Job, Upload
-from handlers.domain.statuses import KIND_THUMBNAIL, SUCCESS
+from handlers.domain.records import Job, ObjectVersion, Upload
+from handlers.domain.statuses import KIND_THUMBNAIL, SUCCESS, SUPERSEDED
 from handlers.wire.bce_time import bce_time
 from handlers.wire.mct_sign import header
 
@@ -56,7 +56,10 @@ def verify_downstream_signature(
     return any(hmac.compare_digest(expected, part.strip()) for part in sig.split(","))
 
 
-def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
+def build_event(upload: Upload, jobs: list[Job], version: ObjectVersion | None = None) -> dict[str, Any]:
+    """The event of one version of an object (upload.etag). `version` (when the store tracks versions): its
+    number among the key's versions, and the etag that replaced it at the key, if any: then status is SUPERSEDED and
+    the outputs (when there are any) may already hold the newer version's renditions."""
     outputs, thumbnails, errors = [], [], []
     for j in jobs:
         target = j.request.get("target", {})
@@ -77,11 +80,14 @@ def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
                 output=j.result.get("output", {}),
             )
             outputs.append(entry)
-        if j.status != SUCCESS:
+        if j.status not in (SUCCESS, SUPERSEDED):
             err = j.result.get("error") or {"code": j.status, "message": j.last_error or "job did not succeed"}
             errors.append({"target": j.target, "job_id": j.job_id, **err})
     ok = sum(1 for j in jobs if j.status == SUCCESS)
     status = "SUCCESS" if ok == len(jobs) else ("FAILED" if ok == 0 else "PARTIAL")
+    superseded_by = version.superseded_by if version is not None else None
+    if superseded_by is not None:
+        status = SUPERSEDED
     return {
         "type": EVENT_TYPE,
         "version": 1,
@@ -94,6 +100,8 @@ def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
             "rule": upload.rule,
             "created_at": bce_time(upload.created_at),
             "done_at": bce_time(upload.done_at),
+            "version": version.seq if version is not None else None,
+            "superseded_by": superseded_by,
         },
         "outputs": outputs,
         "thumbnails": thumbnails,

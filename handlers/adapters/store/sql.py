@@ -30,6 +30,7 @@ from handlers.domain.statuses import (
     RUNNING,
     STATUS_RANK,
     SUBMIT_FAILED,
+    SUPERSEDED,
     UPLOAD_DONE,
     UPLOAD_OPEN,
 )
@@ -212,6 +213,10 @@ class SqlStore:
     def record_submit_failed(self, claim_id: str, error: str, retryable: bool, now: datetime) -> None:
         status = RETRYABLE if retryable else SUBMIT_FAILED
         params = (status, STATUS_RANK[status], error, self._d.to_db(now), claim_id)
+        self._change(self._sql.record_submit_failed, params)
+
+    def record_superseded(self, claim_id: str, reason: str, now: datetime) -> None:
+        params = (SUPERSEDED, STATUS_RANK[SUPERSEDED], reason, self._d.to_db(now), claim_id)
         self._change(self._sql.record_submit_failed, params)
 
     def get_job(self, job_id: str) -> Job | None:

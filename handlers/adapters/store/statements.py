@@ -73,8 +73,9 @@ class Statements:
         # Due: FAILED with its next attempt reached, or PENDING for a while (a crash between marking the upload done
         # and the first attempt).
         self.due_deliveries = q(
-            f"SELECT {DELIVERY_COLS} FROM at_deliveries WHERE (status = ? AND next_attempt_at <= ?) "
-            "OR (status = ? AND updated_at < ?) ORDER BY updated_at LIMIT ?"
+            f"SELECT {DELIVERY_COLS} FROM at_deliveries "
+            "WHERE (status = ? AND COALESCE(next_attempt_at, updated_at) <= ?) OR (status = ? AND updated_at < ?) "
+            "ORDER BY updated_at LIMIT ?"
         )
         self.select_uploads_in = q("SELECT upload_id FROM at_uploads WHERE upload_id IN ({})")
         self.select_sweep_marker = q("SELECT marker FROM at_sweep_cursors WHERE cursor_id = ?")
