@@ -15,6 +15,7 @@ from handlers.domain.records import Delivery, Hint, Job, Upload
 from handlers.domain.statuses import (
     CLAIMED,
     DELIVERY_DELIVERED,
+    DELIVERY_EXPIRED,
     DELIVERY_FAILED,
     DELIVERY_PENDING,
     FAILED,
@@ -23,6 +24,7 @@ from handlers.domain.statuses import (
     RUNNING,
     SUBMIT_FAILED,
     SUCCESS,
+    SUPERSEDED,
     UPLOAD_DONE,
     UPLOAD_OPEN,
 )
@@ -232,6 +234,88 @@ class StoreContract:
         store.record_delivery(Delivery("u1", DELIVERY_DELIVERED, 4, 200, None, now))
         assert store.undelivered(now + timedelta(seconds=1), 10) == []
         assert store.get_delivery("u2") is None
+
+    # issue 12: delivery schedule, the sweep's records and cursors, object versions
+    def test_due_deliveries_follow_the_schedule(self, store):
+        now = utcnow()
+        for upload_id in ("u-failed", "u-later", "u-pending", "u-fresh", "u-expired", "u-done"):
+            store.ensure_delivery(upload_id, now - timedelta(minutes=10))
+        store.ensure_delivery("u-fresh", now)
+        store.record_delivery(
+            Delivery("u-failed", DELIVERY_FAILED, 3, 503, "HTTP 503", now, now - timedelta(seconds=1))
+        )
+        store.record_delivery(Delivery("u-later", DELIVERY_FAILED, 3, 503, "HTTP 503", now, now + timedelta(minutes=1)))
+        store.record_delivery(Delivery("u-expired", DELIVERY_EXPIRED, 9, 503, "HTTP 503", now - timedelta(days=2)))
+        store.record_delivery(Delivery("u-done", DELIVERY_DELIVERED, 1, 200, None, now - timedelta(days=2)))
+        store.record_delivery(replace(store.get_delivery("u-fresh"), updated_at=now))
+        due = store.due_deliveries(now, now - timedelta(minutes=5), 10)
+        assert sorted(d.upload_id for d in due) == ["u-failed", "u-pending"]
+        assert store.get_delivery("u-later").next_attempt_at == now + timedelta(minutes=1)
+        later = store.due_deliveries(now + timedelta(minutes=2), now - timedelta(minutes=5), 10)
+        assert sorted(d.upload_id for d in later) == ["u-failed", "u-later", "u-pending"]
+        assert len(store.due_deliveries(now + timedelta(minutes=2), now, 2)) == 2
+
+    def test_redrive_clears_the_delivery_schedule(self, store):
+        up = store.ensure_upload(make_upload())
+        now = utcnow()
+        job, _ = store.claim(make_job(up), now, LEASE)
+        store.record_submit_failed(job.claim_id, "bad preset", retryable=False, now=now)
+        store.ensure_delivery(up.upload_id, now)
+        store.record_delivery(Delivery(up.upload_id, DELIVERY_FAILED, 3, 503, "x", now, now + timedelta(hours=1)))
+        assert store.reset_for_redrive(job.claim_id, now)
+        d = store.get_delivery(up.upload_id)
+        assert d.status == DELIVERY_PENDING and d.next_attempt_at is None
+
+    def test_existing_uploads_and_sweep_markers(self, store):
+        up = store.ensure_upload(make_upload())
+        ids = [up.upload_id] + [f"missing-{i}" for i in range(700)]  # more than one IN (...) chunk
+        assert store.existing_uploads(ids) == {up.upload_id}
+        assert store.existing_uploads([]) == set()
+        assert store.sweep_marker("c1") is None
+        store.set_sweep_marker("c1", "incoming/b.mp4", utcnow())
+        store.set_sweep_marker("c2", "x", utcnow())
+        assert store.sweep_marker("c1") == "incoming/b.mp4"
+        store.set_sweep_marker("c1", None, utcnow())
+        assert store.sweep_marker("c1") is None and store.sweep_marker("c2") == "x"
+
+    def test_versions_are_numbered_once_per_key(self, store):
+        a = store.record_version("up-a", "b", "in/k.mp4")
+        b = store.record_version("up-b", "b", "in/k.mp4")
+        other = store.record_version("up-c", "b", "in/other.mp4")
+        assert (a.seq, b.seq, other.seq) == (1, 2, 1)
+        assert store.record_version("up-a", "b", "in/k.mp4").seq == 1  # recorded again: same number
+        assert [v.upload_id for v in store.object_versions("b", "in/k.mp4")] == ["up-a", "up-b"]
+        assert store.get_version("nope") is None
+        assert store.mark_superseded("up-a", "etag-b")
+        assert not store.mark_superseded("up-a", "etag-z")  # set once
+        assert store.get_version("up-a").superseded_by == "etag-b" and store.get_version("up-b").superseded_by is None
+
+    def test_concurrent_versions_get_distinct_numbers(self, store):
+        seqs, errors = [], []
+
+        def record(i):
+            try:
+                seqs.append(store.record_version(f"up-{i}", "b", "in/race.mp4").seq)
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=record, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors and sorted(seqs) == list(range(1, 9))
+
+    def test_superseded_claim_is_final(self, store):
+        up = store.ensure_upload(make_upload())
+        now = utcnow()
+        job, _ = store.claim(make_job(up), now, LEASE)
+        store.record_superseded(job.claim_id, "superseded: newer etag", now)
+        got = store.get_claim(job.claim_id)
+        assert got.status == SUPERSEDED and got.final and got.last_error == "superseded: newer etag"
+        assert store.final_job_count(up.upload_id) == (1, 1)
+        assert not store.claim(make_job(up), now + LEASE * 3, LEASE)[1]
+        assert not store.reset_for_redrive(job.claim_id, now)
 
     # callback hints (asynchronous webhook)
     def test_accept_hints_duplicates_within_and_across_batches(self, store):
