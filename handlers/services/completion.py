@@ -98,11 +98,12 @@ def deliver(deps: Deps, upload_id: str) -> Delivery | None:
 
 
 def next_attempt(deps: Deps, upload: Upload, delivery: Delivery, now: datetime) -> tuple[str, datetime | None]:
-    """FAILED with the time of the next round of attempts (backoff), or EXPIRED past the maximum age."""
+    """FAILED with the time of the next round of attempts (backoff; the last one at the maximum age), or EXPIRED
+    once the maximum age is reached."""
     rc, ds = deps.config.reconcile, deps.config.downstream
-    since = upload.done_at or upload.created_at
-    if now - since >= timedelta(hours=rc.redeliver_max_age_hours):
+    deadline = (upload.done_at or upload.created_at) + timedelta(hours=rc.redeliver_max_age_hours)
+    if now >= deadline:
         return DELIVERY_EXPIRED, None
     rounds = -(-delivery.attempts // max(ds.max_attempts if ds else 1, 1))  # rounds of attempts so far
-    first = timedelta(minutes=rc.redeliver_after_minutes)
-    return DELIVERY_FAILED, now + redelivery_delay(rounds, first, timedelta(minutes=rc.redeliver_max_interval_minutes))
+    first, longest = timedelta(minutes=rc.redeliver_after_minutes), timedelta(minutes=rc.redeliver_max_interval_minutes)
+    return DELIVERY_FAILED, min(now + redelivery_delay(rounds, first, longest), deadline)

@@ -7,7 +7,7 @@ or the CLI (`autotranscode reconcile`), so a lost event, a lost callback or a fa
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.domain.statuses import DELIVERY_EXPIRED, DELIVERY_FAILED
@@ -87,7 +87,8 @@ def redeliver(deps: Deps, now, limit: int, summary: dict[str, Any]) -> None:
         result = completion.deliver(deps, delivery.upload_id)
         if result is not None and result.status == "DELIVERED":
             summary["redelivered"] += 1
-    waiting = [d for d in deps.store.undelivered(deps.now(), limit) if d.status in (DELIVERY_FAILED, DELIVERY_EXPIRED)]
+    everything = datetime(9999, 12, 31)
+    waiting = [d for d in deps.store.undelivered(everything, limit) if d.status in (DELIVERY_FAILED, DELIVERY_EXPIRED)]
     retrying = [d for d in waiting if d.status == DELIVERY_FAILED and d.next_attempt_at is not None]
     if retrying:
         summary["deliveries_retrying"] = len(retrying)
