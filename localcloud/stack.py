@@ -5,8 +5,9 @@
         stack.runtime.wait_idle()
 
 Wiring: every BOS create event (API or file dropped into ``<data_dir>/buckets/<bucket>/``) goes to
-``runtime.dispatch_bos_event``; the functions get environment overrides so they talk to this MCT with the local
-credentials and keep their store in ``data_dir`` (see ``local_function_env``).
+``runtime.dispatch_bos_event``; the functions get environment overrides so they talk to this MCT and BOS with the
+local credentials and keep their store in ``data_dir`` (see ``local_function_env``); crontab triggers run on their
+schedules (``localcloud.cfc.scheduler``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from localcloud.bos import BosService
 from localcloud.cfc import CfcRuntime
 from localcloud.cfc.pool import LogSink
+from localcloud.cfc.scheduler import CrontabScheduler, triggers_of
 from localcloud.cfc.template import FunctionSpec, load_template
 from localcloud.defaults import (
     BOS_PORT,
@@ -32,7 +34,7 @@ from localcloud.defaults import (
     MCT_PORT,
 )
 from localcloud.faults import FaultConfig
-from localcloud.serve import RunningServer, serve_in_thread
+from localcloud.serve import RunningServer, free_port, serve_in_thread
 from localcloud.storage import LocalStorage
 
 log = logging.getLogger(__name__)
@@ -81,11 +83,16 @@ def load_mct_service():
 
 
 def local_function_env(
-    functions: Mapping[str, FunctionSpec], mct_url: str | None, data_dir: Path, access_key: str, secret_key: str
+    functions: Mapping[str, FunctionSpec],
+    mct_url: str | None,
+    data_dir: Path,
+    access_key: str,
+    secret_key: str,
+    bos_url: str | None = None,
 ) -> dict[str, object]:
     """Overrides so the template's functions use localcloud: the local MCT credentials, a store under
-    ``data_dir``, and (per function) the config file the template names, inlined with ``mct.endpoint`` pointed at
-    this MCT (the endpoint lives in the config file, not in an env var)."""
+    ``data_dir``, and (per function) the config file the template names, inlined with ``mct.endpoint`` (and
+    ``bos.endpoint``) pointed at this MCT (and BOS): the endpoints live in the config file, not in env vars."""
     overrides: dict[str, object] = {
         ENV_ACCESS_KEY: access_key,
         ENV_SECRET_KEY: secret_key,
@@ -106,6 +113,8 @@ def local_function_env(
             continue
         if isinstance(config.get("mct"), dict):
             config["mct"]["endpoint"] = mct_url
+        if bos_url is not None and isinstance(config.get("bos", {}), dict):
+            config.setdefault("bos", {})["endpoint"] = bos_url
         overrides[name] = {ENV_CONFIG_JSON: json.dumps(config)}
     return overrides
 
@@ -130,9 +139,11 @@ class LocalStack:
         faults: FaultConfig | None = None,
         log_sink: LogSink | None = None,
         retry_delays: tuple[float, ...] | None = None,
+        crontab_every: float | None = None,
     ):
         """Ports 0 pick free ones (tests). ``env_overrides`` are applied after the local ones (same shape as
-        ``CfcRuntime``'s). ``warm`` starts one instance per function at start-up so import errors fail early."""
+        ``CfcRuntime``'s). ``warm`` starts one instance per function at start-up so import errors fail early.
+        ``crontab_every`` (seconds; tests) runs the crontab triggers at this interval instead of their schedule."""
         self.data_dir = Path(data_dir).resolve()
         self.template_path = Path(template_path).resolve()
         self.host = host
@@ -147,6 +158,8 @@ class LocalStack:
         self.faults = faults if faults is not None else FaultConfig.from_env()
         self.log_sink = log_sink
         self.retry_delays = retry_delays
+        self.crontab_every = crontab_every
+        self.scheduler: CrontabScheduler | None = None
         self.storage: LocalStorage | None = None
         self.bos: BosService | None = None
         self.mct = None
@@ -223,7 +236,9 @@ class LocalStack:
                 self.mct.server_name = server.endpoint
                 self.mct.start()
                 mct_url = server.url
-            overrides = local_function_env(functions, mct_url, self.data_dir, self.access_key, self.secret_key)
+            self.ports["bos"] = self.ports["bos"] or free_port(self.host)  # the functions' config names it
+            bos_url = f"http://{self.host}:{self.ports['bos']}"
+            overrides = local_function_env(functions, mct_url, self.data_dir, self.access_key, self.secret_key, bos_url)
             for key, value in self.user_overrides.items():
                 if isinstance(value, Mapping) and isinstance(overrides.get(key), Mapping):
                     overrides[key] = {**overrides[key], **value}
@@ -248,6 +263,9 @@ class LocalStack:
             )
             self._serve("bos", self.bos.app)
             self.bos.start()
+            self.scheduler = CrontabScheduler(
+                triggers_of(functions), self.runtime.invoke, every=self.crontab_every
+            ).start()
         except BaseException:
             self.stop()
             raise
@@ -260,6 +278,9 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop taking uploads first, then the functions, then MCT. Safe to call twice."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         if self.bos is not None:
             self.bos.stop()
         for name in ("bos", "cfc"):
