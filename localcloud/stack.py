@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 ENV_CONFIG_PATH = "AUTOTRANSCODE_CONFIG"
 ENV_CONFIG_JSON = "AUTOTRANSCODE_CONFIG_JSON"
 ENV_STORE_URL = "AUTOTRANSCODE_STORE_URL"
+ENV_BOS_ENDPOINT = "AUTOTRANSCODE_BOS_ENDPOINT"
 ENV_ACCESS_KEY = "BCE_ACCESS_KEY_ID"
 ENV_SECRET_KEY = "BCE_ACCESS_KEY_SECRET"
 
@@ -90,14 +91,16 @@ def local_function_env(
     secret_key: str,
     bos_url: str | None = None,
 ) -> dict[str, object]:
-    """Overrides so the template's functions use localcloud: the local MCT credentials, a store under
-    ``data_dir``, and (per function) the config file the template names, inlined with ``mct.endpoint`` (and
-    ``bos.endpoint``) pointed at this MCT (and BOS): the endpoints live in the config file, not in env vars."""
+    """Overrides so the template's functions use localcloud: the local credentials, this BOS, a store under
+    ``data_dir``, and (per function) the config file the template names, inlined with ``mct.endpoint`` pointed at
+    this MCT (the MCT endpoint lives in the config file, not in an env var)."""
     overrides: dict[str, object] = {
         ENV_ACCESS_KEY: access_key,
         ENV_SECRET_KEY: secret_key,
         ENV_STORE_URL: f"sqlite:///{data_dir / 'autotranscode.sqlite3'}",
     }
+    if bos_url is not None:
+        overrides[ENV_BOS_ENDPOINT] = bos_url
     if mct_url is None:
         return overrides
     for name, spec in functions.items():
@@ -113,8 +116,6 @@ def local_function_env(
             continue
         if isinstance(config.get("mct"), dict):
             config["mct"]["endpoint"] = mct_url
-        if bos_url is not None and isinstance(config.get("bos", {}), dict):
-            config.setdefault("bos", {})["endpoint"] = bos_url
         overrides[name] = {ENV_CONFIG_JSON: json.dumps(config)}
     return overrides
 

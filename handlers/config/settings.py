@@ -6,7 +6,8 @@ Where it comes from (first match wins):
 Secrets never live in the file: MCT credentials come from BCE_ACCESS_KEY_ID / BCE_ACCESS_KEY_SECRET
 (+ optional BCE_SESSION_TOKEN); the callback tokens and the downstream secret may be given in the file for local
 use but the env vars AUTOTRANSCODE_CALLBACK_SIGN_TOKEN, AUTOTRANSCODE_CALLBACK_URL_TOKEN and
-AUTOTRANSCODE_DOWNSTREAM_SECRET override them (use those in CFC). AUTOTRANSCODE_STORE_URL overrides store_url.
+AUTOTRANSCODE_DOWNSTREAM_SECRET override them (use those in CFC). AUTOTRANSCODE_STORE_URL overrides store_url,
+AUTOTRANSCODE_BOS_ENDPOINT bos.endpoint.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from handlers.domain import rules as rules_mod
 ENV_CONFIG_JSON = "AUTOTRANSCODE_CONFIG_JSON"
 ENV_CONFIG_PATH = "AUTOTRANSCODE_CONFIG"
 ENV_STORE_URL = "AUTOTRANSCODE_STORE_URL"
+ENV_BOS_ENDPOINT = "AUTOTRANSCODE_BOS_ENDPOINT"
 ENV_SIGN_TOKEN = "AUTOTRANSCODE_CALLBACK_SIGN_TOKEN"
 ENV_URL_TOKEN = "AUTOTRANSCODE_CALLBACK_URL_TOKEN"
 ENV_DOWNSTREAM_SECRET = "AUTOTRANSCODE_DOWNSTREAM_SECRET"
@@ -298,6 +300,8 @@ def parse_config(data: Any, env: dict[str, str] | None = None, source: str = "co
     data = json.loads(json.dumps(data))  # deep copy; we add env overrides below
     if env.get(ENV_STORE_URL):
         data["store_url"] = env[ENV_STORE_URL]
+    if env.get(ENV_BOS_ENDPOINT) and isinstance(data.get("bos", {}), dict):
+        data["bos"] = {**data.get("bos", {}), "endpoint": env[ENV_BOS_ENDPOINT]}
     callback = data.setdefault("callback", {})
     if isinstance(callback, dict):
         if env.get(ENV_SIGN_TOKEN):

@@ -58,9 +58,9 @@ def check_before_create(deps: Deps, upload: Upload, request: dict[str, Any]) -> 
     try:
         current = deps.bos.current_etag(upload.bucket, upload.key)
     except BosError as exc:
-        if exc.transient:
-            return Hold(f"could not read the key's current version from BOS: {exc}")
-        logger.warning("BOS version check unavailable; creating the job unchecked", extra={"error": str(exc)})
+        # Availability first: an unreachable BOS (or a key without BOS read access) must not stop transcoding;
+        # only the protection against an overwrite racing this upload is lost meanwhile.
+        logger.warning("BOS version check failed; creating the job unchecked", extra={"error": str(exc)})
         return None
     if current != upload.etag:
         by = current or DELETED
