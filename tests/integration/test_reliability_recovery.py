@@ -131,7 +131,9 @@ def make_stack(tmp_path):
 
 def all_done(s: Stack, count: int) -> bool:
     ups = s.uploads()
-    return len(ups) == count and all(u.status == UPLOAD_DONE for u in ups.values()) and len(s.app.acknowledged()) >= count
+    return (
+        len(ups) == count and all(u.status == UPLOAD_DONE for u in ups.values()) and len(s.app.acknowledged()) >= count
+    )
 
 
 def test_r9_lost_upload_events_are_found_by_the_sweep(make_stack, tmp_path, request):
@@ -145,7 +147,8 @@ def test_r9_lost_upload_events_are_found_by_the_sweep(make_stack, tmp_path, requ
     elapsed = time.monotonic() - started
     s.settle()
 
-    assert s.faults.injected.get("bos_event_dropped") == len(keys)  # not one event reached the upload function
+    objects = s.bos.list_objects("uploads").contents  # the uploads and every output
+    assert s.faults.injected.get("bos_event_dropped") == len(objects)  # not one BOS event was delivered
     mct_jobs = s.mct_jobs()
     outputs = Counter(j["target"].get("targetKey") or j["target"].get("keyPrefix") for j in mct_jobs)
     assert len(mct_jobs) == JOBS_PER_UPLOAD * len(keys) and max(outputs.values()) == 1  # each upload once
@@ -156,7 +159,7 @@ def test_r9_lost_upload_events_are_found_by_the_sweep(make_stack, tmp_path, requ
     runs = min(s.stack.scheduler.runs.values())
     report(
         request,
-        f"R9: {len(keys)} uploads, {s.faults.injected['bos_event_dropped']} of {len(keys)} BOS events dropped -> "
+        f"R9: {len(keys)} uploads, all {s.faults.injected['bos_event_dropped']} BOS events dropped -> "
         f"the sweep (Reconcile every {CRON_EVERY:g} s, grace 0) submitted each once: {len(mct_jobs)} jobs "
         f"(expected {JOBS_PER_UPLOAD * len(keys)}), 0 duplicates, {len(events)} done events, all done after "
         f"{elapsed:.1f} s, {runs} Reconcile runs, no command run",
@@ -178,7 +181,7 @@ def test_r10_events_reach_an_app_that_was_down_without_a_command(make_stack, tmp
     down_at = time.monotonic()
     for key in keys:
         s.bos.put_object_from_file("uploads", key, str(clip))
-    wait_for(lambda: len({u for u in s.uploads().values() if u.status == UPLOAD_DONE}) == len(keys), timeout=120,
+    wait_for(lambda: [u.status for u in s.uploads().values()] == [UPLOAD_DONE] * len(keys), timeout=120,
              interval=0.2, what="every upload done while the app is down")  # fmt: skip
     refused = len(s.app.requests)
     assert refused >= len(keys) and not s.app.acknowledged()
@@ -201,8 +204,8 @@ def test_r10_events_reach_an_app_that_was_down_without_a_command(make_stack, tmp
     report(
         request,
         f"R10: app down {outage:.0f} s for {len(keys)} done events -> {len(s.app.requests) - len(acked)} refused "
-        f"POSTs (backoff {s.stack.scheduler.triggers[0].name} every {CRON_EVERY:g} s, first retry after 1.2 s, "
-        f"at most every {reconcile['redeliver_max_interval_minutes'] * 60:.0f} s), all {len(events)} delivered "
+        f"POSTs (Reconcile by its crontab trigger every {CRON_EVERY:g} s; retries after 1.2 s, doubling, at most "
+        f"every {reconcile['redeliver_max_interval_minutes'] * 60:.0f} s), all {len(events)} delivered "
         f"{late:.1f} s after it came back, none twice; attempts per event {attempts}; no command run",
     )
 
@@ -211,46 +214,64 @@ def test_r11_overwrite_race_the_newest_version_wins(make_stack, tmp_path, reques
     s = make_stack()
     old_clip = make_sample_clip(tmp_path / "old.mp4", seconds=3)  # the older version takes longer to transcode
     new_clip = make_sample_clip(tmp_path / "new.mp4", seconds=1)
-    keys = [f"incoming/race/clip{i}.mp4" for i in range(4)]
-    etags = {}
-    for key in keys:
-        old = s.bos.put_object_from_file("uploads", key, str(old_clip)).metadata.etag.strip('"')
-        new = s.bos.put_object_from_file("uploads", key, str(new_clip)).metadata.etag.strip('"')
-        etags[key] = (old, new)
+    at_once = [f"incoming/race/now{i}.mp4" for i in range(3)]  # overwritten before its event is handled
+    mid_way = [f"incoming/race/later{i}.mp4" for i in range(3)]  # overwritten while its jobs run
+    keys = at_once + mid_way
+    etags: dict[str, tuple[str, str]] = {}
+
+    def put(key: str, clip: Path) -> str:
+        return s.bos.put_object_from_file("uploads", key, str(clip)).metadata.etag.strip('"')
+
+    for key in at_once:
+        etags[key] = (put(key, old_clip), put(key, new_clip))
+    old = {key: put(key, old_clip) for key in mid_way}
+
+    def first_jobs_created() -> bool:
+        jobs = [s.store.jobs_for_upload(upload_id_for("uploads", k, old[k])) for k in mid_way]
+        return all(js and all(j.job_id for j in js) for js in jobs)
+
+    wait_for(first_jobs_created, timeout=60, interval=0.05, what="the first versions' jobs created")
+    for key in mid_way:
+        etags[key] = (old[key], put(key, new_clip))
 
     def newest_done() -> bool:
         ups = s.uploads()
         newest = [ups.get(upload_id_for("uploads", k, etags[k][1])) for k in keys]
         return all(u is not None and u.status == UPLOAD_DONE for u in newest) and all_done(s, len(ups))
 
-    wait_for(newest_done, timeout=180, interval=0.2, what="the newest version of every key done")
+    wait_for(newest_done, timeout=240, interval=0.2, what="the newest version of every key done")
     s.settle()
 
     events = s.app.acknowledged()
-    by_key = {k: [e for e in events if e["upload"]["key"] == k] for k in keys}
     media = s.stack.mct_client()
-    waited = superseded_early = 0
+    outcome = Counter()
     for key, (old_etag, new_etag) in etags.items():
-        newest = [e for e in by_key[key] if e["upload"]["etag"] == new_etag]
-        older = [e for e in by_key[key] if e["upload"]["etag"] == old_etag]
+        mine = [e for e in events if e["upload"]["key"] == key]
+        newest = [e for e in mine if e["upload"]["etag"] == new_etag]
+        older = [e for e in mine if e["upload"]["etag"] == old_etag]
         assert len(newest) == 1 and newest[0]["status"] == "SUCCESS" and newest[0]["upload"]["superseded_by"] is None
-        # The older version's event, if it got as far as an upload, says it was replaced and by what.
-        assert all(e["status"] == SUPERSEDED and e["upload"]["superseded_by"] == new_etag for e in older)
-        assert len(older) <= 1
+        assert newest[0]["upload"]["version"] == 2 or key in at_once  # numbered in the order recorded
+        # The older version gets its one event too, saying it was replaced and by which etag.
+        assert len(older) == 1 and older[0]["status"] == SUPERSEDED and older[0]["upload"]["superseded_by"] == new_etag
         new_jobs = s.store.jobs_for_upload(upload_id_for("uploads", key, new_etag))
-        assert {j.status for j in new_jobs} == {SUCCESS}
         old_jobs = s.store.jobs_for_upload(upload_id_for("uploads", key, old_etag))
-        superseded_early += all(j.status == SUPERSEDED for j in old_jobs) and bool(old_jobs)
-        waited += any(j.job_id for j in old_jobs)
+        assert {j.status for j in new_jobs} == {SUCCESS}
+        if key in mid_way:  # transcoded first; the newer version's jobs waited for them, then ran
+            assert {j.status for j in old_jobs} == {SUCCESS}
+            outcome["older transcoded, newer waited"] += 1
+        elif old_jobs and {j.status for j in old_jobs} == {SUPERSEDED}:
+            outcome["older superseded before any job"] += 1
+        else:
+            outcome["older transcoded first"] += 1
         # The bytes at the output key are the newest version's rendition (1 s), not the older one's (3 s).
         [rendition] = [o for o in newest[0]["outputs"] if o["status"] == SUCCESS]
-        assert rendition["output"]["duration_in_second"] == 1
         info = media.get_mediainfo_of_file("uploads", rendition["key"])
         assert int(info.duration_in_second) == 1, f"{rendition['key']} holds an older version's rendition"
+    assert outcome["older transcoded, newer waited"] == len(mid_way)
     report(
         request,
-        f"R11: {len(keys)} keys each overwritten right after upload (older version 3 s, newer 1 s) -> newest version "
-        f"done with SUCCESS for {len(keys)}/{len(keys)}, output objects hold the newer rendition for "
-        f"{len(keys)}/{len(keys)}; older versions: {waited} transcoded first (the newer jobs waited for them), "
-        f"{superseded_early} superseded before any job; {len(events)} done events",
+        f"R11: {len(keys)} keys overwritten (older version 3 s, newer 1 s; {len(at_once)} at once, {len(mid_way)} "
+        f"while the older jobs ran) -> newest version SUCCESS in store and event for {len(keys)}/{len(keys)}, the "
+        f"output objects hold the newer rendition for {len(keys)}/{len(keys)}, every older version's event "
+        f"SUPERSEDED naming the newer etag; {dict(outcome)}; {len(events)} done events",
     )
