@@ -112,6 +112,8 @@ def describe(stack) -> str:
             lines.append(f"  trigger  BOS {t.bucket}/{t.prefix}*{t.suffix} [{','.join(t.event_types)}] -> {name}")
         for t in spec.http_triggers:
             lines.append(f"  trigger  HTTP {','.join(t.methods)} {stack.cfc_url}{t.resource_path} -> {name}")
+        for t in getattr(spec, "crontab_triggers", ()):
+            lines.append(f"  trigger  CRONTAB {t.schedule} ({t.name}) -> {name}")
     watch = f"; or drop files into {stack.data_dir / 'buckets'}/<bucket>/" if stack.watch else ""
     lines.append(f"Upload with the BOS SDK{watch}. Dead letters: {stack.runtime.dead_letter_dir}. Ctrl-C stops.")
     return "\n".join(lines)
