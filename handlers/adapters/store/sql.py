@@ -11,6 +11,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from handlers.adapters.store import schema
 from handlers.adapters.store.columns import IN_CHUNK, JOB_COLS, TABLES
 from handlers.adapters.store.dialect import Dialect
 from handlers.adapters.store.drivers import connector, sqlite_connect
@@ -37,7 +38,7 @@ T = TypeVar("T")
 
 class SqlStore:
     """The store on a SQL database through its plain DB-API driver: sqlite3, PyMySQL or psycopg 3 (imported only
-    for the database in use). Schema is created on first use."""
+    for the database in use). Opening it creates or migrates the schema (schema.py)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -56,7 +57,7 @@ class SqlStore:
         else:
             self._write_lock = threading.Lock() if parsed.dialect == "sqlite" else None
             self._pool = Pool(*connector(parsed))
-        self._create_schema()
+        self._migrate()
 
     # --- plumbing ---
     @contextmanager
@@ -99,18 +100,19 @@ class SqlStore:
             finally:
                 cur.close()
 
-    def _create_schema(self) -> None:
-        def create(cur: Any) -> None:
-            for statement in self._d.schema():
-                cur.execute(statement)
-
+    def _migrate(self) -> None:
+        """Bring the schema up to date (handlers/adapters/store/schema.py); an up-to-date store costs one SELECT."""
+        with self._connection() as conn:
+            if schema.version_of(conn) >= schema.latest():
+                return
         for attempt in range(5):
             try:
-                self._write(create)
+                with self._write_lock or nullcontext(), self._connection() as conn:
+                    schema.migrate(conn, self._d)
                 return
             except Exception:
-                # Cold starts creating the schema at once (PostgreSQL: a unique violation in its catalog): the
-                # losers retry and find the tables.
+                # Cold starts migrating at once wait on the database's lock; this is for the rest (PostgreSQL
+                # creating the version table twice at once: a unique violation in its catalog).
                 if attempt == 4:
                     raise
                 time.sleep(0.05 * (attempt + 1))
@@ -127,7 +129,7 @@ class SqlStore:
         """Tests only."""
 
         def drop(cur: Any) -> None:
-            for table in TABLES:
+            for table in (*TABLES, schema.VERSION_TABLE):
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
 
         self._write(drop)
