@@ -232,6 +232,11 @@ class CfcRuntime:
                 futures.append(self.invoke_async(name, {"events": [record]}))
         return futures
 
+    def outstanding(self) -> int:
+        """Async invocations queued or running now."""
+        with self._pending_lock:
+            return len(self._pending)
+
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until no async invocation is queued or running (tests, demo). False on timeout."""
         deadline = time.monotonic() + timeout

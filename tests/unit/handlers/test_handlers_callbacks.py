@@ -141,6 +141,17 @@ def test_duplicate_message_id_is_acknowledged_without_work(deps):
     assert out.body["status"] == "duplicate" and deps.mct.calls == calls
 
 
+def test_a_new_callback_for_a_job_already_final_is_recorded_while_mct_is_down(deps):
+    # SUCCESS/FAILED never change in MCT: once stored, a redelivered callback (new messageId) needs no get_job, so
+    # an MCT outage does not turn it into a 503 that MCT would retry for nothing.
+    job_id = submitted(deps)[0]
+    deps.mct.set_status(job_id, "SUCCESS")
+    assert post_callback(deps, notification(job_id, message_id="first"), {}, Q).body["job_status"] == SUCCESS
+    deps.mct.fail_next(100, status=503)
+    out = post_callback(deps, notification(job_id, message_id="second"), {}, Q)
+    assert out == (200, {"status": "recorded", "job_id": job_id, "job_status": SUCCESS})
+
+
 def test_unknown_job_is_ignored(deps):
     out = post_callback(deps, notification("job-not-ours"), {}, Q)
     assert out.status_code == 200 and out.body["status"] == "ignored"

@@ -1,9 +1,6 @@
-import io
 import json
 import logging
 from types import SimpleNamespace
-
-import pytest
 
 from handlers.logs import RedactingFilter, logger, redact, register_secret
 from handlers.wire.cfc_context import adapt_context
@@ -63,15 +60,6 @@ def test_cfc_context_adapter_tolerates_missing_and_none():
         ctx = adapt_context(raw)
         assert ctx.function_name and ctx.aws_request_id and ctx.memory_limit_in_mb == 128
         assert 0 < ctx.get_remaining_time_in_millis() <= 300_000
-
-
-@pytest.fixture
-def log_output():
-    handler = logger.registered_handler
-    buf = io.StringIO()
-    old = handler.setStream(buf)
-    yield buf
-    handler.setStream(old)
 
 
 def test_powertools_accepts_the_adapter(log_output):
