@@ -193,28 +193,31 @@ class Cfc:
         self.endpoint = endpoint
 
     def _call(self, resource: str, action: str, fn):
-        from baidubce.exception import BceHttpClientError, BceServerError
+        from baidubce.exception import BceHttpClientError
 
         try:
             return fn()
-        except BceServerError as exc:
-            status = getattr(exc, "status_code", None)
-            raise DeployError(f"{resource}: {action} failed: HTTP {status} {exc.code}: {exc}. {_hint(status)}") from exc
         except BceHttpClientError as exc:
-            cause = getattr(exc, "last_error", None) or exc
+            error = server_error(exc)
+            if error is not None:
+                status = getattr(error, "status_code", None)
+                raise DeployError(
+                    f"{resource}: {action} failed: HTTP {status} {error.code}: {error}. {_hint(status)}"
+                ) from exc
             raise DeployError(
-                f"{resource}: {action} failed: cannot reach CFC at {self.endpoint} ({cause}). Check --endpoint / "
-                f"${ENDPOINT_ENV} and the network, then run deploy again"
+                f"{resource}: {action} failed: cannot reach CFC at {self.endpoint} ({exc.last_error}). Check "
+                f"--endpoint / ${ENDPOINT_ENV} and the network, then run deploy again"
             ) from exc
 
     def get_configuration(self, name: str) -> dict | None:
-        from baidubce.exception import BceServerError
+        from baidubce.exception import BceHttpClientError
 
         def read():
             try:
                 return _plain(self.client.get_function_configuration(name))
-            except BceServerError as exc:
-                if getattr(exc, "status_code", None) == 404:
+            except BceHttpClientError as exc:
+                error = server_error(exc)
+                if error is not None and getattr(error, "status_code", None) == 404:
                     return None  # not deployed yet
                 raise
 
@@ -259,6 +262,14 @@ class Cfc:
 
     def delete_trigger(self, trigger: dp.Trigger, brn: str) -> None:
         self._call(trigger.label, "delete", lambda: self.client.delete_trigger(brn, trigger.source, trigger.relation_id))
+
+
+def server_error(exc):
+    """The CFC API's answer inside the SDK's BceHttpClientError (how CfcClient reports it without retries)."""
+    from baidubce.exception import BceServerError
+
+    error = getattr(exc, "last_error", None)
+    return error if isinstance(error, BceServerError) else None
 
 
 def _hint(status) -> str:
