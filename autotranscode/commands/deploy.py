@@ -327,7 +327,7 @@ def _provision(args, cfc: Cfc, specs, brns: dict) -> int:
     if not callback_url:
         print(f"MCT: the URL of {name}'s HTTP trigger is known once it exists; run deploy without --dry-run")
         return 0
-    print(f"MCT: provisioning with callback {callback_url}")
+    print(f"MCT: {'plan' if args.dry_run else 'provisioning'} with callback {callback_url}")
     with tempfile.TemporaryDirectory(prefix="autotranscode-deploy-") as tmp:
         provision_args = argparse.Namespace(
             config=args.config,
