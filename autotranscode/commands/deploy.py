@@ -47,7 +47,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--region", default=None, help="CFC region (default: the config's mct.region, else bj)")
     p.add_argument("--runtime", default=DEFAULT_RUNTIME, choices=SUPPORTED_RUNTIMES, help="default: %(default)s")
-    p.add_argument("--zip", default=None, help=f"deploy this zip instead of running `autotranscode build` ({DEFAULT_ZIP})")
+    p.add_argument(
+        "--zip", default=None, help=f"deploy this zip instead of running `autotranscode build` ({DEFAULT_ZIP})"
+    )
     p.add_argument("--no-deps", action="store_true", help="build without requirements.txt (provided by a CFC layer)")
     p.add_argument("--skip-provision", action="store_true", help="do not provision MCT after the functions")
     p.add_argument("--dry-run", action="store_true", help="print the plan as a diff; change nothing")
@@ -228,10 +230,20 @@ class Cfc:
         return _plain(getattr(response, "Relation", None) or [])
 
     def create_function(self, fn: dp.FunctionConfig, zip_b64: str, region: str) -> dict:
-        response = self._call(f"function {fn.name}", "create", lambda: self.client.create_function(
-            fn.name, description=fn.description, environment=dict(fn.environment), handler=fn.handler,
-            memory_size=fn.memory_mb, region=region, zip_file=zip_b64, run_time=fn.runtime, timeout=fn.timeout_s))  # fmt: skip
-        return _plain(response)
+        def create():
+            return self.client.create_function(
+                fn.name,
+                description=fn.description,
+                environment=dict(fn.environment),
+                handler=fn.handler,
+                memory_size=fn.memory_mb,
+                region=region,
+                zip_file=zip_b64,
+                run_time=fn.runtime,
+                timeout=fn.timeout_s,
+            )
+
+        return _plain(self._call(f"function {fn.name}", "create", create))
 
     def update_code(self, name: str, zip_b64: str) -> None:
         self._call(f"function {name}", "updating its code", lambda: self.client.update_function_code(name, zip_b64))
@@ -261,7 +273,9 @@ class Cfc:
         self._call(trigger.label, "create", lambda: self.client.create_trigger(brn, trigger.source, data))
 
     def delete_trigger(self, trigger: dp.Trigger, brn: str) -> None:
-        self._call(trigger.label, "delete", lambda: self.client.delete_trigger(brn, trigger.source, trigger.relation_id))
+        self._call(
+            trigger.label, "delete", lambda: self.client.delete_trigger(brn, trigger.source, trigger.relation_id)
+        )
 
 
 def server_error(exc):
@@ -276,7 +290,9 @@ def _hint(status) -> str:
     if status in (401, 403):
         return "Check BCE_ACCESS_KEY_ID / BCE_ACCESS_KEY_SECRET and that this key may use CFC"
     if status == 404:
-        return "It does not exist (a BOS trigger's bucket must exist in the same region): create it, then run deploy again"
+        return (
+            "It does not exist (a BOS trigger's bucket must exist in the same region): create it, then run deploy again"
+        )
     if status in (400, 409, 413):
         return "Fix the value named above in template.yaml or the config, then run deploy again"
     return "Run deploy again (it is idempotent); if it keeps failing, check the CFC console"

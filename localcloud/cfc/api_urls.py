@@ -35,8 +35,12 @@ def url_map(r: CfcResponses) -> dict[str, dict]:
         "/v1/functions/{name}/configuration": {"GET": r.get_configuration, "PUT": r.update_configuration},
         "/v1/functions/{name}/code": {"PUT": r.update_code},
         "/v1/functions/{name}/invocations": {"POST": r.invoke},
-        "/v1/relation": {"GET": r.list_relations, "POST": r.create_relation, "PUT": r.update_relation,
-                         "DELETE": r.delete_relation},  # fmt: skip
+        "/v1/relation": {
+            "GET": r.list_relations,
+            "POST": r.create_relation,
+            "PUT": r.update_relation,
+            "DELETE": r.delete_relation,
+        },  # fmt: skip
     }
 
 
