@@ -340,9 +340,16 @@ def _provision(args, cfc: Cfc, specs, brns: dict) -> int:
             data = relation.get("Data") or {}
             if relation.get("Source") == dp.HTTP_SOURCE and data.get("ResourcePath") == trigger.resource_path:
                 callback_url = str(data.get("EndpointPrefix") or "").rstrip("/") + trigger.resource_path
-    if not callback_url:
+    if not callback_url and args.dry_run:
         print(f"MCT: the URL of {name}'s HTTP trigger is known once it exists; run deploy without --dry-run")
         return 0
+    if not callback_url:
+        print(
+            f"error: CFC reported no EndpointPrefix for the HTTP trigger {trigger.resource_path} of {name}; copy its "
+            "URL from the CFC console and run `autotranscode provision --callback-url <URL>`",
+            file=sys.stderr,
+        )
+        return 1
     print(f"MCT: {'plan' if args.dry_run else 'provisioning'} with callback {callback_url}")
     with tempfile.TemporaryDirectory(prefix="autotranscode-deploy-") as tmp:
         provision_args = argparse.Namespace(

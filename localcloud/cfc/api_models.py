@@ -212,7 +212,8 @@ class CfcBackend:
             self._save()
 
     def list_functions(self) -> list[dict]:
-        return [f.configuration(self.region) for f in sorted(self.functions.values(), key=lambda f: f.name)]
+        with self._lock:
+            return [f.configuration(self.region) for f in sorted(self.functions.values(), key=lambda f: f.name)]
 
     def _dry(self, name: str, config: dict, zip_bytes: bytes) -> dict:
         digest = base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode("ascii")
@@ -286,8 +287,9 @@ class CfcBackend:
 
     # ----- relations (triggers) -------------------------------------------------------------------------------
     def list_relations(self, function_brn: str) -> list[dict]:
-        name = self.function(function_brn).name
-        return [self._info(r) for r in self.relations.values() if r.function == name]
+        with self._lock:
+            name = self.function(function_brn).name
+            return [self._info(r) for r in self.relations.values() if r.function == name]
 
     def _info(self, relation: Relation) -> dict:
         info = relation.info()
