@@ -18,7 +18,8 @@ from baidubce.retry.retry_policy import NoRetryPolicy
 from baidubce.services.cfc.cfc_client import CfcClient
 
 from autotranscode.demo import DownstreamReceiver
-from handlers.store import SUCCESS, UPLOAD_DONE, SqlStore
+from handlers.adapters.store import SqlStore
+from handlers.domain.statuses import SUCCESS, UPLOAD_DONE
 from localcloud.samples import make_sample_clip
 from localcloud.serve import serve_in_thread
 from localcloud.stack import LocalStack
