@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -24,7 +23,6 @@ DEFAULT_ZIP = "dist/autotranscode-cfc.zip"
 SUPPORTED_RUNTIMES = ("python3.10", "python3.12")
 ENDPOINT_ENV = "BCE_CFC_ENDPOINT"
 
-log = logging.getLogger(__name__)
 
 
 def register(subparsers) -> None:
