@@ -24,7 +24,6 @@ SUPPORTED_RUNTIMES = ("python3.10", "python3.12")
 ENDPOINT_ENV = "BCE_CFC_ENDPOINT"
 
 
-
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "deploy",
