@@ -87,3 +87,11 @@ def test_filter_handles_printf_args():
     register_secret("super-secret-value")
     RedactingFilter().filter(record)
     assert record.getMessage() == "key=***"
+
+
+def test_cfc_context_as_a_dict_is_read_like_an_object():
+    # [UNVERIFIED] CFC documents its Python context as "usually a dict"; EasyFaaS passes `requestid`.
+    ctx = adapt_context({"requestid": "req-dict", "function_name": "OnUpload", "memory_limit_in_mb": "256"})
+    assert (ctx.aws_request_id, ctx.function_name, ctx.memory_limit_in_mb) == ("req-dict", "OnUpload", 256)
+    camel = adapt_context({"requestId": "req-camel", "functionName": "OnNotification"})
+    assert (camel.aws_request_id, camel.function_name) == ("req-camel", "OnNotification")
