@@ -158,7 +158,7 @@ class CallbackConfig(_Model, kw_only=True):
     endpoint: Annotated[str | None, Meta(description="the notification endpoint as registered in MCT (SIGN)")] = None
     path: str = "/mct/callback"
     max_body_bytes: Annotated[int, Meta(ge=1024, le=10 * 1024 * 1024)] = 256 * 1024
-    sign_max_age_seconds: Annotated[int, Meta(ge=0)] = 900
+    sign_max_age_seconds: Annotated[int, Meta(ge=0)] = 86_400  # a replay window, not an expiry (wire/mct_sign.py)
     allow_unauthenticated: Annotated[bool, Meta(description="accept callbacks without any auth (local only)")] = False
 
     def __post_init__(self) -> None:
