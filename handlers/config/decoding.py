@@ -258,6 +258,9 @@ def _plain_words(text: str, tp: Any) -> str:
     if m:
         number = float(m.group(2))
         return f"{_LIMITS[m.group(1)]} {int(number) if number.is_integer() else number}"
+    m = re.match(r"Expected `array` of length (\d+), got \d+$", text)
+    if m:
+        return f"must be a list [...] of {m.group(1)} entries"
     m = re.match(r"Expected `(\w+)` of length >= (\d+)$", text)
     if m:
         if m.group(1) == "str":
