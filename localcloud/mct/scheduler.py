@@ -266,9 +266,10 @@ def thumbnail_request(engine, row):
     target = doc["target"]
     return engine.ThumbnailRequest(
         job_id=row.id,
-        source=engine.ClipInput(internal["sourceBucket"], doc["source"]["key"]),
+        # stored keys (a leading '/' dropped); rows written before they were recorded fall back to the request's
+        source=engine.ClipInput(internal["sourceBucket"], internal.get("sourceKey", doc["source"]["key"])),
         target_bucket=internal["targetBucket"],
-        key_prefix=target["keyPrefix"],
+        key_prefix=internal.get("keyPrefix", target["keyPrefix"]),
         format=target["format"],
         sizing_policy=target["sizingPolicy"],
         width=target["widthInPixel"],

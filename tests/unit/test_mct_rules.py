@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from localcloud.bce_auth import format_timestamp
 from localcloud.mct import rules
 from localcloud.mct.exceptions import InvalidArgument, MalformedJson
-from localcloud.mct.models import format_time, new_id
+from localcloud.mct.models import new_id
 from localcloud.mct.notification_sign import sign_headers, sign_notification, verify_notification
 from localcloud.mct.system_presets import SYSTEM_PRESETS
 
@@ -14,7 +15,7 @@ from localcloud.mct.system_presets import SYSTEM_PRESETS
 def test_ids_and_times():
     job_id = new_id("job-")
     assert len(job_id) == 20 and job_id[4:].isalnum() and job_id[4:] == job_id[4:].lower()
-    assert format_time(0) == "1970-01-01T00:00:00Z"
+    assert format_timestamp(0) == "1970-01-01T00:00:00Z"  # the one bce time helper localcloud MCT uses
 
 
 def test_pipeline_defaults_and_unknown_fields_dropped():

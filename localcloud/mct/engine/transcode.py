@@ -267,6 +267,9 @@ def describe_output(main: Path, files: list[Path], container: str, out: A.Output
 
 
 def _probe_output(main: Path, container: str, out: A.OutputSpec) -> dict:
+    if container == "pcm":  # headerless samples: tell ffmpeg their layout
+        fmt, rate, channels = A.pcm_layout(out.preset.get("audio") or {})
+        return probe_media(main.resolve(), ("-f", fmt, "-ar", str(rate), "-ac", str(channels)))
     if container in ("hls", "a-hls") and out.preset.get("encryption") and out.aux_dir is not None:
         # Probe a private copy of the playlist whose key URI points at the local key file.
         key_file = out.aux_dir / f"{A.segment_stem(out.name)}.key"
