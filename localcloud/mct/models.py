@@ -491,7 +491,7 @@ class MctBackend:
     def create_watermark(self, body: dict) -> str:
         mark = rules.check_watermark(body)
         self._require_object(mark["bucket"], mark["key"])
-        with self.storage.open(mark["bucket"], mark["key"]) as fh:
+        with self.storage.open(mark["bucket"], rules.object_key(mark["key"])) as fh:
             head = fh.read(8)
         if rules.watermark_format(head) is None:
             raise exc.InvalidArgument(
