@@ -100,15 +100,6 @@ class MctBackend:
         self._require_bucket(bucket)
         raise exc.ObjectNotFound(f"bos object: {key} does not exist")
 
-    @staticmethod
-    def _output_key(key: str, field: str) -> str:
-        """The key outputs are written at. Any character BOS allows is accepted here, as the real service does
-        (e.g. ``测试视频结果/\\<> *?"|.mp4``); a key the local storage cannot hold fails the job when it is written."""
-        stored = rules.object_key(key)
-        if not stored:
-            raise exc.InvalidArgument(f"{field}={key!r} names no object: give a key such as 'out/video.mp4'")
-        return stored
-
     # ----- pipelines -----------------------------------------------------------------------------------------------
     def _pipeline_doc(self, name: str) -> dict:
         doc = self._pipelines.get(name)
@@ -285,7 +276,7 @@ class MctBackend:
         clips = self._resolve_clips(source, pipeline["sourceBucket"])
         target_bucket = target.get("targetBucket") or pipeline["targetBucket"]
         self._require_bucket(target_bucket)
-        target_key = self._output_key(target["targetKey"], "target.targetKey")
+        target_key = rules.check_output_key(target["targetKey"], "target.targetKey")
         watermark_ids = _preset_watermark_ids(preset) + list(target.get("watermarkIds") or [])
         if watermark_ids and preset.get("transmux"):
             raise exc.InvalidArgument("watermark is not supported in Transmux mode")
@@ -384,7 +375,7 @@ class MctBackend:
         target_bucket = target.get("targetBucket") or pipeline["targetBucket"]
         self._require_bucket(target_bucket)
         target.setdefault("keyPrefix", source["key"])
-        key_prefix = self._output_key(target["keyPrefix"], "target.keyPrefix")
+        key_prefix = rules.check_output_key(target["keyPrefix"], "target.keyPrefix")
         job_id = new_id("job-")
         doc = {
             "jobId": job_id,

@@ -52,6 +52,19 @@ def object_key(key: str) -> str:
     return key.lstrip("/")
 
 
+def check_output_key(key: str, field: str) -> str:
+    """The stored key outputs are written at. Every character BOS allows is accepted, as the real service does
+    (e.g. ``测试视频结果/\\<> *?"|.mp4``); localcloud only refuses keys that name no object or whose '.'/'..'/empty
+    segments could step out of the bucket on a local disk [localcloud-only safety rule]."""
+    stored = object_key(key)
+    if not stored or "\x00" in stored or any(seg in ("", ".", "..") for seg in stored.split("/")):
+        raise InvalidArgument(
+            f"{field}={key!r} is not an object key localcloud can write: use '/'-separated names without "
+            "empty, '.' or '..' segments, e.g. 'out/video.mp4'"
+        )
+    return stored
+
+
 def _jackson(text: str, path: str) -> MalformedJson:
     """Jackson's binding error as Baidu's server returns it; the reference chain names the field."""
     return MalformedJson(f"Could not read JSON: {text} (through reference chain: {path})")

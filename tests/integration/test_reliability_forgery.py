@@ -329,7 +329,6 @@ def test_r7_traversal_keys_on_mct_are_refused(tmp_path, request):
         attempts = [
             ({"sourceKey": "incoming/src.mp4"}, "../../escaped.mp4", "targetKey"),
             ({"sourceKey": "incoming/src.mp4"}, "a/../../escaped.mp4", "targetKey"),
-            ({"sourceKey": "incoming/src.mp4"}, "/abs/escaped.mp4", "targetKey"),
             ({"sourceKey": "../mct/mct.sqlite3"}, "out/x.mp4", "sourceKey"),
             ({"sourceKey": "incoming/../../secret"}, "out/x.mp4", "sourceKey"),
         ]
