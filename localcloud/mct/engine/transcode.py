@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from localcloud.ffmpeg import ffmpeg_path
 from localcloud.mct.engine import args as A
+from localcloud.mct.engine import process
 from localcloud.mct.engine.probe import probe_media
 from localcloud.mct.engine.types import EngineError, TranscodeRequest, TranscodeResult
 from localcloud.storage import StorageError
@@ -165,7 +166,7 @@ class _Killed(EngineError):
 
 
 def _run_group(batch: list[_Prepared], storage, on_process: OnProcess) -> list:
-    tmp = storage.new_temp_dir()
+    tmp = process.new_work_dir(storage)
     try:
         outputs = [_output_spec(p, tmp, n) for n, p in enumerate(batch)]
         try:
@@ -191,7 +192,7 @@ def _run_group(batch: list[_Prepared], storage, on_process: OnProcess) -> list:
 
 def _run_ffmpeg(argv: list[str], on_process: OnProcess) -> None:
     log.debug("ffmpeg: %s", " ".join(argv))
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = process.popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if on_process is not None:
         on_process(proc)
     _, err = proc.communicate()
