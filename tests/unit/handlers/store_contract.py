@@ -6,9 +6,13 @@ Subclass `StoreContract` and provide a `store` fixture.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
-from handlers.store import (
+from handlers.domain.clock import utcnow
+from handlers.domain.ids import claim_id_for, upload_id_for
+from handlers.domain.records import Delivery, Hint, Job, Upload
+from handlers.domain.statuses import (
     CLAIMED,
     DELIVERY_DELIVERED,
     DELIVERY_FAILED,
@@ -20,13 +24,7 @@ from handlers.store import (
     SUBMIT_FAILED,
     SUCCESS,
     UPLOAD_DONE,
-    Delivery,
-    Hint,
-    Job,
-    Upload,
-    claim_id_for,
-    upload_id_for,
-    utcnow,
+    UPLOAD_OPEN,
 )
 
 LEASE = timedelta(minutes=5)
@@ -195,9 +193,16 @@ class StoreContract:
         store.record_submitted(job.claim_id, "job-r", now)
         assert not store.reset_for_redrive(job.claim_id, now)
         store.update_job_status("job-r", FAILED, {"error": {"code": "X"}}, now)
+        assert store.mark_upload_done(up.upload_id, now)
+        store.ensure_delivery(up.upload_id, now)
+        store.record_delivery(replace(store.get_delivery(up.upload_id), status=DELIVERY_DELIVERED, attempts=1))
         assert store.reset_for_redrive(job.claim_id, now)
         got = store.get_claim(job.claim_id)
         assert got.status == RETRYABLE and got.job_id is None
+        # The same transaction reopened the upload and made its delivery pending again.
+        assert store.get_upload(up.upload_id).status == UPLOAD_OPEN and store.get_upload(up.upload_id).done_at is None
+        assert store.get_delivery(up.upload_id).status == DELIVERY_PENDING
+        assert not store.reset_for_redrive(job.claim_id, now)  # already reset: nothing changes twice
         assert store.claim(make_job(up), now, LEASE)[1]
 
     def test_list_jobs_filters(self, store):
