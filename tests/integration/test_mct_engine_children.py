@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from localcloud.mct.testing import media_client
 from localcloud.samples import make_sample_clip
 from localcloud.storage import LocalStorage
 from tests.integration.test_cfc_runtime import TEMPLATE
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds ffmpeg children through /proc")
 
@@ -30,17 +30,6 @@ REPO = Path(__file__).resolve().parents[2]
 PRESET = "bce.video_mp4_1920x1080_3660kbps"
 CLIP_SECONDS = 60
 DIE_WITHIN_SECONDS = 3
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def descendants(pid: int) -> list[int]:
@@ -65,6 +54,10 @@ def is_ffmpeg_transcode(pid: int) -> bool:
     return state != "Z" and b"ffmpeg" in argv[0] and b"-c:v" in argv
 
 
+def ffmpeg_under(up) -> list[int]:
+    return [p for p in descendants(up.proc.pid) if is_ffmpeg_transcode(p)]
+
+
 class Up:
     """`autotranscode up` on ``data_dir`` with free ports; ``mct`` is a MediaClient for its MCT endpoint."""
 
@@ -76,7 +69,7 @@ class Up:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.started: list[int] = []
-        match = wait_until(self._mct_endpoint, 90, "`autotranscode up` to print its MCT endpoint")
+        match = wait_for(self._mct_endpoint, timeout=90, what="`autotranscode up` to print its MCT endpoint")
         self.mct = media_client(match)
 
     def _mct_endpoint(self) -> str | None:
@@ -115,25 +108,31 @@ def test_sigkill_of_up_leaves_no_ffmpeg_and_the_next_start_cleans_up(tmp_path):
         target = {"targetKey": "crash/out-1080.mp4", "presetName": PRESET}
         job_id = first.mct.create_job("crashtest", {"sourceKey": "crash/clip.mp4"}, target).job_id
 
-        ffmpeg = wait_until(
-            lambda: [p for p in descendants(first.proc.pid) if is_ffmpeg_transcode(p)], 60, "ffmpeg to transcode"
-        )
+        ffmpeg = wait_for(lambda: ffmpeg_under(first), timeout=60, what="ffmpeg to transcode")
         first.started = descendants(first.proc.pid)  # everything it started, to clean up after the test
-        dead_run_folders = wait_until(lambda: list(work_root.iterdir()), 10, "the run's work folder")
+        dead_run_folders = wait_for(lambda: list(work_root.iterdir()), timeout=10, what="the run's work folder")
         first.proc.kill()  # SIGKILL `autotranscode up` alone, not its process group
         first.proc.wait(10)
 
-        wait_until(lambda: not any(is_ffmpeg_transcode(p) for p in ffmpeg), DIE_WITHIN_SECONDS, "ffmpeg to die with up")
+        wait_for(
+            lambda: not any(is_ffmpeg_transcode(p) for p in ffmpeg),
+            timeout=DIE_WITHIN_SECONDS,
+            what="ffmpeg to die with up",
+        )
         assert all(folder.exists() for folder in dead_run_folders)  # nothing ran in between to remove them
     finally:
         first.close()
 
     second = Up(data_dir, tmp_path / "up2.log")
     try:
-        wait_until(lambda: not any(f.exists() for f in dead_run_folders), 10, "the dead run's work folder removed")
+        wait_for(
+            lambda: not any(f.exists() for f in dead_run_folders), timeout=10, what="the dead run's work folder removed"
+        )
         # The job the dead run left RUNNING runs again, in a new work folder (finishing it is
         # test_mct_crash_restart's case).
-        wait_until(lambda: [p for p in descendants(second.proc.pid) if is_ffmpeg_transcode(p)], 60, "ffmpeg again")
+        wait_for(
+            lambda: [p for p in descendants(second.proc.pid) if is_ffmpeg_transcode(p)], timeout=60, what="ffmpeg again"
+        )
         assert second.mct.get_job(job_id).job_status == "RUNNING"
         assert not LocalStorage(data_dir).exists("crashbucket", "crash/out-1080.mp4")  # never a partial object
     finally:
