@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
+
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_incrementing
 
 from handlers.adapters.store import schema
 from handlers.adapters.store.columns import IN_CHUNK, JOB_COLS, TABLES
@@ -71,25 +72,26 @@ class SqlStore:
 
     def _write(self, work: Callable[[Any], T]) -> T:
         """Run work(cursor) in one write transaction (serialized per process on SQLite); a deadlock victim
-        (MySQL/PostgreSQL) runs again."""
-        for attempt in range(3):
-            with self._write_lock or nullcontext(), self._connection() as conn:
-                cur = conn.cursor()
+        (MySQL/PostgreSQL) runs again, up to 3 times."""
+        retrying = Retrying(stop=stop_after_attempt(3), retry=retry_if_exception(self._d.is_deadlock), reraise=True)
+        return retrying(self._write_once, work)
+
+    def _write_once(self, work: Callable[[Any], T]) -> T:
+        with self._write_lock or nullcontext(), self._connection() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(self._d.begin)
+                result = work(cur)
+                cur.execute("COMMIT")
+                return result
+            except Exception as exc:
                 try:
-                    cur.execute(self._d.begin)
-                    result = work(cur)
-                    cur.execute("COMMIT")
-                    return result
-                except Exception as exc:
-                    try:
-                        cur.execute("ROLLBACK")
-                    except Exception:
-                        raise exc from None  # the connection is gone: the pool drops it
-                    if attempt == 2 or not self._d.is_deadlock(exc):
-                        raise
-                finally:
-                    cur.close()
-        raise AssertionError("unreachable")
+                    cur.execute("ROLLBACK")
+                except Exception:
+                    raise exc from None  # the connection is gone: the pool drops it
+                raise
+            finally:
+                cur.close()
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[tuple]:
         with self._connection() as conn:
@@ -105,17 +107,11 @@ class SqlStore:
         with self._connection() as conn:
             if schema.version_of(conn) >= schema.latest():
                 return
-        for attempt in range(5):
-            try:
-                with self._write_lock or nullcontext(), self._connection() as conn:
-                    schema.migrate(conn, self._d)
-                return
-            except Exception:
-                # Cold starts migrating at once wait on the database's lock; this is for the rest (PostgreSQL
-                # creating the version table twice at once: a unique violation in its catalog).
-                if attempt == 4:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
+        # Cold starts migrating at once wait on the database's lock; retrying is for the rest (PostgreSQL creating
+        # the version table twice at once: a unique violation in its catalog).
+        for attempt in Retrying(stop=stop_after_attempt(5), wait=wait_incrementing(0.05, 0.05), reraise=True):
+            with attempt, self._write_lock or nullcontext(), self._connection() as conn:
+                schema.migrate(conn, self._d)
 
     def dispose(self) -> None:
         """Close the connections (a later call opens new ones; an in-memory database is gone)."""
