@@ -22,6 +22,7 @@ COMMANDS = [
     "deliveries",
     "invoke",
     "build",
+    "deploy",
 ]
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_incrementing
+
+from handlers.adapters.store import schema
 from handlers.adapters.store.columns import IN_CHUNK, JOB_COLS, TABLES
 from handlers.adapters.store.dialect import Dialect
 from handlers.adapters.store.drivers import connector, sqlite_connect
@@ -40,7 +42,7 @@ T = TypeVar("T")
 
 class SqlStore:
     """The store on a SQL database through its plain DB-API driver: sqlite3, PyMySQL or psycopg 3 (imported only
-    for the database in use). Schema is created on first use."""
+    for the database in use). Opening it creates or migrates the schema (schema.py)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -59,7 +61,7 @@ class SqlStore:
         else:
             self._write_lock = threading.Lock() if parsed.dialect == "sqlite" else None
             self._pool = Pool(*connector(parsed))
-        self._create_schema()
+        self._migrate()
 
     # --- plumbing ---
     @contextmanager
@@ -73,25 +75,26 @@ class SqlStore:
 
     def _write(self, work: Callable[[Any], T]) -> T:
         """Run work(cursor) in one write transaction (serialized per process on SQLite); a deadlock victim
-        (MySQL/PostgreSQL) runs again."""
-        for attempt in range(3):
-            with self._write_lock or nullcontext(), self._connection() as conn:
-                cur = conn.cursor()
+        (MySQL/PostgreSQL) runs again, up to 3 times."""
+        retrying = Retrying(stop=stop_after_attempt(3), retry=retry_if_exception(self._d.is_deadlock), reraise=True)
+        return retrying(self._write_once, work)
+
+    def _write_once(self, work: Callable[[Any], T]) -> T:
+        with self._write_lock or nullcontext(), self._connection() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(self._d.begin)
+                result = work(cur)
+                cur.execute("COMMIT")
+                return result
+            except Exception as exc:
                 try:
-                    cur.execute(self._d.begin)
-                    result = work(cur)
-                    cur.execute("COMMIT")
-                    return result
-                except Exception as exc:
-                    try:
-                        cur.execute("ROLLBACK")
-                    except Exception:
-                        raise exc from None  # the connection is gone: the pool drops it
-                    if attempt == 2 or not self._d.is_deadlock(exc):
-                        raise
-                finally:
-                    cur.close()
-        raise AssertionError("unreachable")
+                    cur.execute("ROLLBACK")
+                except Exception:
+                    raise exc from None  # the connection is gone: the pool drops it
+                raise
+            finally:
+                cur.close()
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[tuple]:
         with self._connection() as conn:
@@ -102,43 +105,16 @@ class SqlStore:
             finally:
                 cur.close()
 
-    def _create_schema(self) -> None:
-        issue12_tables, issue12_columns = self._d.schema_issue12()
-
-        def create(cur: Any) -> None:
-            for statement in self._d.schema() + issue12_tables:
-                cur.execute(statement)
-
-        for attempt in range(5):
-            try:
-                self._write(create)
-                break
-            except Exception:
-                # Cold starts creating the schema at once (PostgreSQL: a unique violation in its catalog): the
-                # losers retry and find the tables.
-                if attempt == 4:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
-        for table, column, kind in issue12_columns:
-            self._add_column_if_missing(table, column, kind)
-
-    def _add_column_if_missing(self, table: str, column: str, kind: str) -> None:
-        """Databases created before the column existed get it (a stand-in until the store has migrations)."""
-
-        def present() -> bool:
-            try:
-                self._read(f"SELECT {column} FROM {table} WHERE 1 = 0", ())
-                return True
-            except Exception:
-                return False
-
-        if present():
-            return
-        try:
-            self._write(lambda cur: cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
-        except Exception:
-            if not present():  # not a concurrent cold start that added it first
-                raise
+    def _migrate(self) -> None:
+        """Bring the schema up to date (handlers/adapters/store/schema.py); an up-to-date store costs one SELECT."""
+        with self._connection() as conn:
+            if schema.version_of(conn) >= schema.latest():
+                return
+        # Cold starts migrating at once wait on the database's lock; retrying is for the rest (PostgreSQL creating
+        # the version table twice at once: a unique violation in its catalog).
+        for attempt in Retrying(stop=stop_after_attempt(5), wait=wait_incrementing(0.05, 0.05), reraise=True):
+            with attempt, self._write_lock or nullcontext(), self._connection() as conn:
+                schema.migrate(conn, self._d)
 
     def dispose(self) -> None:
         """Close the connections (a later call opens new ones; an in-memory database is gone)."""
@@ -152,7 +128,7 @@ class SqlStore:
         """Tests only."""
 
         def drop(cur: Any) -> None:
-            for table in TABLES:
+            for table in (*TABLES, schema.VERSION_TABLE):
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
 
         self._write(drop)
@@ -260,6 +236,7 @@ class SqlStore:
             upload_id = cur.fetchone()[0]
             cur.execute(s.reopen_upload, (UPLOAD_OPEN, upload_id))
             cur.execute(s.reset_delivery, (DELIVERY_PENDING, when, upload_id))
+            cur.execute(s.clear_schedule, (upload_id,))
             return True
 
         return self._write(work)
@@ -317,10 +294,18 @@ class SqlStore:
         return found
 
     def record_delivery(self, delivery: Delivery) -> None:
-        d, dt = delivery, self._d.to_db
-        params = (d.status, d.attempts, d.last_status_code, d.last_error, dt(d.updated_at), dt(d.next_attempt_at),
-                  d.upload_id)  # fmt: skip
-        self._change(self._sql.update_delivery, params)
+        d, s, dt = delivery, self._sql, self._d.to_db
+        params = (d.status, d.attempts, d.last_status_code, d.last_error, dt(d.updated_at), d.upload_id)
+
+        def record(cur: Any) -> None:
+            cur.execute(s.update_delivery, params)
+            if d.next_attempt_at is None:
+                cur.execute(s.clear_schedule, (d.upload_id,))
+            else:
+                cur.execute(s.insert_schedule, (d.upload_id, dt(d.next_attempt_at)))
+                cur.execute(s.update_schedule, (dt(d.next_attempt_at), d.upload_id))
+
+        self._write(record)
 
     def get_delivery(self, upload_id: str) -> Delivery | None:
         rows = self._read(self._sql.select_delivery, (upload_id,))

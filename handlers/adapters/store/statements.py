@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.adapters.store.columns import CLAIM_INSERT_COLS, DELIVERY_COLS, HINT_COLS, JOB_COLS, UPLOAD_COLS
+from handlers.adapters.store.columns import CLAIM_INSERT_COLS, DELIVERY_SELECT, HINT_COLS, JOB_COLS, UPLOAD_COLS
 from handlers.adapters.store.dialect import Dialect
 from handlers.domain.statuses import FINAL_STATUSES
 
@@ -43,9 +43,8 @@ class Statements:
         )
         self.mark_upload_done = q("UPDATE at_uploads SET status = ?, done_at = ? WHERE upload_id = ? AND status = ?")
         self.select_claim_upload = q("SELECT upload_id FROM at_jobs WHERE claim_id = ?")
-        self.reset_delivery = q(
-            "UPDATE at_deliveries SET status = ?, updated_at = ?, next_attempt_at = NULL WHERE upload_id = ?"
-        )
+        self.reset_delivery = q("UPDATE at_deliveries SET status = ?, updated_at = ? WHERE upload_id = ?")
+        self.clear_schedule = q("DELETE FROM at_delivery_schedule WHERE upload_id = ?")
         self.reopen_upload = q("UPDATE at_uploads SET status = ?, done_at = NULL WHERE upload_id = ?")
         self.insert_message = d.insert_if_absent("at_callback_messages", "message_id, seen_at", "message_id")
         self.select_message = q("SELECT 1 FROM at_callback_messages WHERE message_id = ?")
@@ -62,20 +61,20 @@ class Statements:
         self.insert_delivery = d.insert_if_absent("at_deliveries", "upload_id, status, attempts, updated_at",
                                                   "upload_id")  # fmt: skip
         self.update_delivery = q(
-            "UPDATE at_deliveries SET status = ?, attempts = ?, last_status_code = ?, last_error = ?, updated_at = ?, "
-            "next_attempt_at = ? WHERE upload_id = ?"
+            "UPDATE at_deliveries SET status = ?, attempts = ?, last_status_code = ?, last_error = ?, updated_at = ? "
+            "WHERE upload_id = ?"
         )
-        self.select_delivery = q(f"SELECT {DELIVERY_COLS} FROM at_deliveries WHERE upload_id = ?")
+        self.insert_schedule = d.insert_if_absent("at_delivery_schedule", "upload_id, next_attempt_at", "upload_id")
+        self.update_schedule = q("UPDATE at_delivery_schedule SET next_attempt_at = ? WHERE upload_id = ?")
+        self.select_delivery = q(f"{DELIVERY_SELECT} WHERE d.upload_id = ?")
         self.undelivered = q(
-            f"SELECT {DELIVERY_COLS} FROM at_deliveries WHERE status <> ? AND updated_at < ? "
-            "ORDER BY updated_at LIMIT ?"
+            f"{DELIVERY_SELECT} WHERE d.status <> ? AND d.updated_at < ? ORDER BY d.updated_at LIMIT ?"
         )
-        # Due: FAILED with its next attempt reached, or PENDING for a while (a crash between marking the upload done
-        # and the first attempt).
+        # Due: FAILED with its next attempt reached (none recorded: at once), or PENDING for a while (a crash between
+        # marking the upload done and the first attempt).
         self.due_deliveries = q(
-            f"SELECT {DELIVERY_COLS} FROM at_deliveries "
-            "WHERE (status = ? AND COALESCE(next_attempt_at, updated_at) <= ?) OR (status = ? AND updated_at < ?) "
-            "ORDER BY updated_at LIMIT ?"
+            f"{DELIVERY_SELECT} WHERE (d.status = ? AND COALESCE(s.next_attempt_at, d.updated_at) <= ?) "
+            "OR (d.status = ? AND d.updated_at < ?) ORDER BY d.updated_at LIMIT ?"
         )
         self.select_uploads_in = q("SELECT upload_id FROM at_uploads WHERE upload_id IN ({})")
         self.select_sweep_marker = q("SELECT marker FROM at_sweep_cursors WHERE cursor_id = ?")
