@@ -28,7 +28,8 @@ from localcloud.faults import FaultConfig
 from localcloud.samples import make_sample_clip
 from localcloud.serve import free_port, serve_in_thread
 from localcloud.stack import ENV_CONFIG_JSON, LocalStack
-from tests.reliability_support import DOWNSTREAM_SECRET, report, wait_for
+from tests.reliability_support import DOWNSTREAM_SECRET, report
+from tests.waiting import stack_outstanding, wait_for, wait_idle
 
 REPO = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("OnUpload", "OnNotification", "Reconcile")
@@ -103,13 +104,13 @@ class Stack:
         return backend.list_transcoding_jobs() + backend.list_thumbnail_jobs()
 
     def settle(self, timeout: float = 60) -> None:
-        """Idle: no function invocation queued or running, and two more Reconcile runs since (they change nothing
-        when everything is done)."""
+        """Idle: nothing queued or running in MCT or CFC, two more Reconcile runs since (they change nothing when
+        everything is done), and idle again."""
         scheduler = self.stack.scheduler
-        self.stack.wait_idle(timeout)
+        wait_idle(lambda: stack_outstanding(self.stack), timeout=timeout, what="the stack")
         runs = min(scheduler.runs.values())
         assert scheduler.wait_for_runs(runs + 2, timeout), "the crontab trigger stopped running"
-        self.stack.wait_idle(timeout)
+        wait_idle(lambda: stack_outstanding(self.stack), timeout=timeout, what="the stack")
 
     def close(self) -> None:
         self.stack.stop()
