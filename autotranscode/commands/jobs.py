@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from autotranscode.commands._functions import add_common, load_deps
 
-STATUSES = ["CLAIMED", "RETRYABLE", "SUBMIT_FAILED", "PENDING", "RUNNING", "SUCCESS", "FAILED"]
+STATUSES = ["CLAIMED", "RETRYABLE", "SUBMIT_FAILED", "SUPERSEDED", "PENDING", "RUNNING", "SUCCESS", "FAILED"]
 
 
 def register(subparsers) -> None:
