@@ -4,6 +4,7 @@ for uploads whose event never came (what the crontab trigger runs)."""
 from __future__ import annotations
 
 import json
+import sys
 from datetime import timedelta
 
 from autotranscode.commands._functions import add_common, load_deps
@@ -43,4 +44,8 @@ def run(args) -> int:
     grace = timedelta(minutes=args.grace) if args.grace is not None else None
     summary = reconcile(deps, stale_after=stale, limit=args.limit, sweep=not args.no_sweep, grace=grace)
     print(json.dumps(summary, indent=2))
+    sweep = summary.get("sweep") or {}
+    if sweep.get("errors"):
+        print(f"warning: the sweep of BOS had {sweep['errors']} error(s) (see sweep in the summary above; is "
+              f"bos.endpoint right, {deps.config.bos_endpoint}?)", file=sys.stderr)  # fmt: skip
     return 1 if summary["errors"] else 0

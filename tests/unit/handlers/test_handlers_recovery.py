@@ -108,7 +108,7 @@ def test_sweep_listing_failure_is_an_error_not_a_crash():
     bos.put("uploads", "incoming/a.mp4", "ea", clock.now - timedelta(minutes=5))
     bos.fail_next(1)
     summary = reconcile(deps)
-    assert summary["errors"] == 1 and summary["swept"] == 0
+    assert summary["sweep"]["errors"] == 1 and summary["swept"] == 0 and summary["errors"] == 0
     assert reconcile(deps)["swept"] == 1
 
 
