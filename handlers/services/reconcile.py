@@ -78,7 +78,7 @@ def reconcile(
     return summary
 
 
-def redeliver(deps: Deps, now, limit: int, summary: dict[str, Any]) -> None:
+def redeliver(deps: Deps, now: datetime, limit: int, summary: dict[str, Any]) -> None:
     """Due deliveries (FAILED with their next attempt reached; PENDING for redeliver_after_minutes: a crash before
     the first attempt); then say what still waits and when, so an empty run explains itself."""
     pending_before = now - timedelta(minutes=deps.config.reconcile.redeliver_after_minutes)
