@@ -12,7 +12,7 @@ there and a full pass starts over.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.domain.ids import sweep_cursor_id, upload_id_for
@@ -61,7 +61,17 @@ def sweep(deps: Deps, grace: timedelta | None = None) -> dict[str, Any]:
     return summary
 
 
-def _sweep_place(deps, bucket, prefix, newest, oldest, budget, summary, pool) -> None:
+def _sweep_place(
+    deps: Deps,
+    bucket: str,
+    prefix: str,
+    newest: datetime,
+    oldest: datetime | None,
+    budget: dict[str, int],
+    summary: dict[str, Any],
+    pool: ThreadPoolExecutor,
+) -> None:
+    """List one (bucket, prefix) from where the last run stopped, within the run's budget."""
     store = deps.store
     cursor = sweep_cursor_id(bucket, prefix)
     marker = store.sweep_marker(cursor)
@@ -90,7 +100,9 @@ def _sweep_place(deps, bucket, prefix, newest, oldest, budget, summary, pool) ->
     store.set_sweep_marker(cursor, marker, deps.now())
 
 
-def _wanted(deps: Deps, bucket: str, obj: ListedObject, newest, oldest, summary: dict[str, Any]) -> bool:
+def _wanted(
+    deps: Deps, bucket: str, obj: ListedObject, newest: datetime, oldest: datetime | None, summary: dict[str, Any]
+) -> bool:
     if first_matching_rule(deps.config.rules, bucket, obj.key) is None:
         return False  # e.g. a suffix the rule does not take: the upload function would ignore it too
     if obj.last_modified > newest:
@@ -102,7 +114,7 @@ def _wanted(deps: Deps, bucket: str, obj: ListedObject, newest, oldest, summary:
     return True
 
 
-def _submit(deps: Deps, bucket: str, obj: ListedObject, summary: dict[str, Any], pool) -> None:
+def _submit(deps: Deps, bucket: str, obj: ListedObject, summary: dict[str, Any], pool: ThreadPoolExecutor) -> None:
     found = ObjectCreated(bucket, obj.key, obj.etag, obj.size, f"sweep:{bucket}/{obj.key}#{obj.etag}",
                           bce_time(obj.last_modified), EVENT_TYPE)  # fmt: skip
     logger.info("sweep: upload without a record", extra={"bucket": bucket, "key": obj.key, "etag": obj.etag})
