@@ -3,6 +3,7 @@ BosError with `transient` saying whether trying again can help."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -14,7 +15,9 @@ TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 def parse_bos_time(text: str) -> datetime:
     """BOS listing time ("2026-12-01T13:59:18Z", maybe with a fraction) -> naive UTC."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    # Python 3.10's fromisoformat takes only 3 or 6 fraction digits and no "Z".
+    text = re.sub(r"\.(\d+)", lambda m: "." + (m.group(1) + "000000")[:6], text.strip().replace("Z", "+00:00"))
+    value = datetime.fromisoformat(text)
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value
