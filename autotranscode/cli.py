@@ -19,6 +19,7 @@ COMMANDS = [
     "jobs",
     "redrive",
     "reconcile",
+    "events",
     "invoke",
     "build",
 ]
