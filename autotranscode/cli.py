@@ -22,6 +22,7 @@ COMMANDS = [
     "events",
     "invoke",
     "build",
+    "deploy",
 ]
 
 
