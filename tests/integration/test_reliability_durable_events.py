@@ -33,8 +33,9 @@ from baidubce.services.bos.bos_client import BosClient
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from localcloud.samples import make_sample_clip
 from localcloud.serve import serve_in_thread
-from tests.reliability_support import DOWNSTREAM_SECRET, report, wait_for
+from tests.reliability_support import DOWNSTREAM_SECRET, report
 from tests.unit.handlers.receiver import Receiver
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 UPLOADS, THREADS = 24, 8
