@@ -226,7 +226,12 @@ class CfcRuntime:
         future: Future = Future()
         with self._futures_lock:
             self._futures[invocation_id] = future
-        self.queue.enqueue(function_name, event, invocation_id)
+        try:
+            self.queue.enqueue(function_name, event, invocation_id)
+        except BaseException:
+            with self._futures_lock:
+                self._futures.pop(invocation_id, None)
+            raise
         with self._wake:
             self._wake.notify()
         return future
