@@ -165,8 +165,12 @@ class CfcRuntime:
         self._start_workers()
 
     def _start_workers(self) -> None:
-        if self._workers or self._stopped:
-            return
+        with self._futures_lock:  # BOS request threads may get here together
+            if self._workers or self._stopped:
+                return
+            self._start_workers_locked()
+
+    def _start_workers_locked(self) -> None:
         self.queue.import_legacy_dead_letters(self.data_dir)
         self.recovered = self.queue.recover()
         if self.recovered:
