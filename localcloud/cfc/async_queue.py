@@ -36,7 +36,7 @@ class RetryPolicy:
 
     The CFC doc says the retry count is set per function between 0 and 3 and an event is kept at most 0-24 hours
     (https://cloud.baidu.com/doc/CFC/s/rkv7z3snb, "使用限制"); neither the defaults nor the delays between attempts
-    are documented, and /work/shared/reference/events-and-templates.md §1.3 has nothing on them. [UNVERIFIED] our
+    are documented, and the shared reference (events-and-templates.md §1.3) has nothing on them. [UNVERIFIED] our
     guess: 2 retries (AWS Lambda's default), 0.5 s then 1 s apart, events kept 24 h (the documented maximum)."""
 
     retry_delays: tuple[float, ...] = (0.5, 1.0)
