@@ -20,6 +20,7 @@ COMMANDS = [
     "redrive",
     "reconcile",
     "deliveries",
+    "events",
     "invoke",
     "build",
     "deploy",
