@@ -31,6 +31,12 @@ from handlers.services.ports import BosError
 DELETED = "(deleted)"  # superseded_by when the key holds no object any more
 
 
+def same_etag(a: str | None, b: str | None) -> bool:
+    """[UNVERIFIED] that BOS spells an etag the same in upload events, listings and GetObjectMeta: quotes and case
+    are ignored here, so a difference in those alone never makes every upload look overwritten."""
+    return a is not None and b is not None and a.strip().strip('"').lower() == b.strip().strip('"').lower()
+
+
 @dataclass(frozen=True)
 class Hold:
     """Why a job is not created now: `superseded_by` (never) or `waiting` (later)."""
@@ -62,7 +68,7 @@ def check_before_create(deps: Deps, upload: Upload, request: dict[str, Any]) -> 
         # only the protection against an overwrite racing this upload is lost meanwhile.
         logger.warning("BOS version check failed; creating the job unchecked", extra={"error": str(exc)})
         return None
-    if current != upload.etag:
+    if not same_etag(current, upload.etag):
         by = current or DELETED
         return Hold(f"superseded: the key now holds another version (etag {by}); nothing was transcoded", by)
     output = output_of(request)
@@ -88,7 +94,7 @@ def superseded_now(deps: Deps, upload: Upload) -> str | None:
         return version.superseded_by
     try:
         current = deps.bos.current_etag(upload.bucket, upload.key) if deps.bos is not None else upload.etag
-        by = None if current == upload.etag else (current or DELETED)
+        by = None if same_etag(current, upload.etag) else (current or DELETED)
     except BosError:
         # BOS not reachable now: a newer version the store knows of is enough to tell.
         newer = [v for v in store.object_versions(upload.bucket, upload.key) if v.seq > version.seq]

@@ -277,3 +277,11 @@ def test_reconciler_submits_a_waiting_claim_once_the_older_job_is_final():
     reconcile(deps, stale_after=timedelta(0))  # records v1 final, which releases v2
     v2 = upload_id_for("uploads", key, "v2")
     assert {j.status for j in deps.store.jobs_for_upload(v2)} == {PENDING} and len(deps.mct.jobs) == 6
+
+
+def test_etag_spelled_differently_by_bos_is_the_same_version():
+    bos = MemoryBos()
+    deps, _ = recovery_deps(bos, sweep={"enabled": False})
+    bos.put("uploads", "incoming/clip.mp4", '"0CD0545962D6F4C9"')  # quoted, upper case
+    summary = process_upload_event(deps, bos_event("incoming/clip.mp4", etag="0cd0545962d6f4c9"))
+    assert summary["submitted"] == 3 and summary["superseded"] == 0
