@@ -179,7 +179,8 @@ class CrontabScheduler:
             self._thread.start()
         return self
 
-    def stop(self, timeout: float = 30) -> None:
+    def stop(self, timeout: float = 2) -> None:
+        """No new runs; a run in progress ends when the runtime stops its instance (the stack stops it next)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
