@@ -70,7 +70,9 @@ class App:
 class Stack:
     """LocalStack + the app + the functions' config; the pipeline and notification are set up directly."""
 
-    def __init__(self, tmp_path: Path, faults: str = "", reconcile: dict | None = None, **config_changes) -> None:
+    def __init__(
+        self, tmp_path: Path, faults: str = "", reconcile: dict | None = None, capacity: int = 2, **config_changes
+    ) -> None:
         self.app = App()
         self.app_server = serve_in_thread(self.app)
         mct_port = free_port()
@@ -92,7 +94,7 @@ class Stack:
         token = config["callback"]["url_token"]
         backend.create_notification({"name": "cb", "endpoint": f"{self.stack.cfc_url}/mct/callback?token={token}"})
         backend.create_pipeline({"pipelineName": "autotranscode", "sourceBucket": "uploads", "targetBucket": "uploads",
-                                 "config": {"notification": "cb", "capacity": 2}})  # fmt: skip
+                                 "config": {"notification": "cb", "capacity": capacity}})  # fmt: skip
         self.bos = self.stack.bos_client()
         self.store = SqlStore(f"sqlite:///{self.stack.data_dir / 'autotranscode.sqlite3'}")
 
@@ -213,11 +215,13 @@ def test_r10_events_reach_an_app_that_was_down_without_a_command(make_stack, tmp
 
 
 def test_r11_overwrite_race_the_newest_version_wins(make_stack, tmp_path, request):
-    s = make_stack()
-    old_clip = make_sample_clip(tmp_path / "old.mp4", seconds=3)  # the older version takes longer to transcode
+    # MCT runs every job at once, and the older version takes far longer to transcode: without the newer version's
+    # jobs waiting, the older ones would finish last and leave their renditions at the output keys.
+    s = make_stack(capacity=16)
+    old_clip = make_sample_clip(tmp_path / "old.mp4", seconds=40, width=640, height=480)
     new_clip = make_sample_clip(tmp_path / "new.mp4", seconds=1)
-    at_once = [f"incoming/race/now{i}.mp4" for i in range(3)]  # overwritten before its event is handled
-    mid_way = [f"incoming/race/later{i}.mp4" for i in range(3)]  # overwritten while its jobs run
+    at_once = [f"incoming/race/now{i}.mp4" for i in range(2)]  # overwritten before its event is handled
+    mid_way = [f"incoming/race/later{i}.mp4" for i in range(2)]  # overwritten while its jobs run
     keys = at_once + mid_way
     etags: dict[str, tuple[str, str]] = {}
 
@@ -269,18 +273,19 @@ def test_r11_overwrite_race_the_newest_version_wins(make_stack, tmp_path, reques
         assert {j.status for j in new_jobs} == {SUCCESS}
         # Either overwritten before its jobs were created (none created), or transcoded (the newer version's jobs
         # waited for the ones still running when it came).
-        assert {j.status for j in old_jobs} in ({SUPERSEDED}, {SUCCESS})
+        assert {j.status for j in old_jobs} in ({SUPERSEDED}, {SUCCESS}), [(j.target, j.result) for j in old_jobs]
         if SUPERSEDED in {j.status for j in old_jobs}:
             outcome["older superseded before any job"] += 1
         elif older[0]["status"] == SUPERSEDED:
             outcome["older transcoded, then superseded"] += 1
-        # The bytes at the output key are the newest version's rendition (1 s), not the older one's (3 s).
+        # The bytes at the output key are the newest version's rendition (1 s), not the older one's (40 s).
         [rendition] = [o for o in newest[0]["outputs"] if o["status"] == SUCCESS]
         info = media.get_mediainfo_of_file("uploads", rendition["key"])
         assert int(info.duration_in_second) == 1, f"{rendition['key']} holds an older version's rendition"
     report(
         request,
-        f"R11: {len(keys)} keys overwritten (older version 3 s, newer 1 s; {len(at_once)} at once, {len(mid_way)} "
+        f"R11: {len(keys)} keys overwritten (older version 40 s 640x480, newer 1 s, MCT running all jobs at once; "
+        f"{len(at_once)} at once, {len(mid_way)} "
         f"while the older jobs ran) -> newest version SUCCESS in store and event for {len(keys)}/{len(keys)}, the "
         f"output objects hold the newer rendition for {len(keys)}/{len(keys)}, one event per older version "
         f"(SUPERSEDED naming the newer etag, or SUCCESS if acknowledged before the overwrite); {dict(outcome)}; "
