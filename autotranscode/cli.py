@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import logging
 import sys
+import traceback
 
 from autotranscode import __version__
 
@@ -20,6 +21,7 @@ COMMANDS = [
     "redrive",
     "reconcile",
     "invoke",
+    "check",
     "build",
 ]
 
@@ -72,6 +74,23 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if not _is_configuration_error(exc):
+            raise
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _is_configuration_error(exc: Exception) -> bool:
+    """Configuration problems end in one message and exit status 2; anything else is a bug (traceback)."""
+    from autotranscode.settings import SettingsError
+
+    if isinstance(exc, SettingsError):
+        return True
+    config = sys.modules.get("handlers.config")
+    return config is not None and isinstance(exc, config.ConfigError)
 
 
 if __name__ == "__main__":
