@@ -60,8 +60,8 @@ def add_arguments(p, store: bool = True) -> None:
         p.add_argument("--store-url", default=None, help="store URL (default: the local stack's, "
                        "$AUTOTRANSCODE_STORE_URL or the config's store_url)")  # fmt: skip
     p.add_argument("--data-dir", default=None,
-                   help=f"the data dir of a local stack (`autotranscode up`) to sit beside (default: {DEFAULT_DATA_DIR} "
-                        "if it holds one)")  # fmt: skip
+                   help="the data dir of a local stack (`autotranscode up`) to sit beside "
+                        f"(default: {DEFAULT_DATA_DIR} if it holds one)")  # fmt: skip
 
 
 # ----- the state file `up` writes ------------------------------------------------------------------------------

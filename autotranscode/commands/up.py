@@ -5,8 +5,15 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from localcloud import defaults
+
+ENV_CONFIG_PATH, ENV_CONFIG_JSON, ENV_STORE_URL = (
+    "AUTOTRANSCODE_CONFIG",
+    "AUTOTRANSCODE_CONFIG_JSON",
+    "AUTOTRANSCODE_STORE_URL",
+)
 
 
 def register(subparsers) -> None:
@@ -19,6 +26,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--data-dir", default=defaults.DEFAULT_DATA_DIR, help="state directory (default: %(default)s)")
     p.add_argument("--template", default="template.yaml", help="BSAM template (default: %(default)s)")
+    p.add_argument("--config", default=None,
+                   help="config JSON the functions run with (default: the one the template names); the BOS "
+                        "triggers then follow its rules' buckets and prefixes")  # fmt: skip
     p.add_argument("--host", default=defaults.DEFAULT_HOST, help="listen address (default: %(default)s)")
     p.add_argument("--bos-port", type=int, default=defaults.BOS_PORT, help="BOS port (default: %(default)s)")
     p.add_argument("--mct-port", type=int, default=defaults.MCT_PORT, help="MCT port (default: %(default)s)")
@@ -60,14 +70,26 @@ def run(args) -> int:
     except FaultConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    env_overrides = _parse_env(args.env)
+    # `--env AUTOTRANSCODE_CONFIG=x` means the same as `--config x` (the stack inlines the template's file otherwise)
+    config = args.config or env_overrides.pop(ENV_CONFIG_PATH, None)
+    data_dir = Path(args.data_dir).resolve()
+    try:
+        config_path = Path(config).resolve() if config else template_config(Path(args.template))
+        if not _preflight(config_path, offline=True):
+            return 2
+        template = local_template(Path(args.template), config_path, data_dir) if config else args.template
+    except (TemplateError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     stack = LocalStack(
-        args.data_dir,
-        args.template,
+        data_dir,
+        template,
         host=args.host,
         bos_port=args.bos_port,
         mct_port=args.mct_port,
         cfc_port=args.cfc_port,
-        env_overrides=_parse_env(args.env),
+        env_overrides=env_overrides,
         watch=not args.no_watch,
         faults=faults,
     )
@@ -76,15 +98,18 @@ def run(args) -> int:
     except (TemplateError, MctUnavailable, PortInUse) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not args.no_provision:
-        from autotranscode.commands.provision import provision_localcloud
+    try:
+        write_stack_state(stack, config_path)
+        if not args.no_provision:
+            from autotranscode.commands.provision import provision_localcloud
 
-        try:
             provision_localcloud(stack)
-        except RuntimeError as exc:
-            stack.stop()
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            if not _preflight(config_path, offline=False, data_dir=data_dir):
+                raise RuntimeError("the preflight found errors (above)")
+    except RuntimeError as exc:
+        stack.stop()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     stopped = threading.Event()
     try:  # from here on every way out (Ctrl-C, SIGTERM, an error) stops the stack before the interpreter exits
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -97,6 +122,92 @@ def run(args) -> int:
         print("stopping localcloud ...", flush=True)
         stack.stop()
     return 0
+
+
+def _preflight(config_path: Path, offline: bool, data_dir: Path | None = None) -> bool:
+    """`autotranscode check` on the config the functions will run with (offline before the stack starts; against
+    the stack's MCT and store once it is up). Local endpoints and placeholder tokens are expected here."""
+    from argparse import Namespace
+
+    from autotranscode.commands.check import run_before
+
+    args = Namespace(config=str(config_path), store_url=None, data_dir=str(data_dir) if data_dir else None)
+    return run_before("up", args, deployable=False, offline=offline)
+
+
+def template_config(template: Path) -> Path:
+    """The config file the template's functions name (AUTOTRANSCODE_CONFIG, relative to their CodeUri)."""
+    from localcloud.cfc.template import TemplateError, load_template
+
+    for spec in load_template(template).values():
+        if spec.environment.get(ENV_CONFIG_PATH):
+            return (spec.code_dir / spec.environment[ENV_CONFIG_PATH]).resolve()
+    raise TemplateError(f"{template}: no function sets {ENV_CONFIG_PATH}; pass --config")
+
+
+def local_template(template: Path, config_path: Path, data_dir: Path) -> Path:
+    """The template with every function's AUTOTRANSCODE_CONFIG set to ``config_path`` and the BOS triggers of the
+    upload function replaced by one per (bucket, prefix) of the config's rules (prefix only: the function matches
+    the suffixes, without regard to case). Written to the data dir; template.yaml itself is left alone."""
+    import yaml
+
+    from autotranscode.settings import SettingsError
+    from handlers.config import load_config
+
+    cfg = load_config({ENV_CONFIG_PATH: str(config_path)})
+    doc = yaml.safe_load(template.read_text(encoding="utf-8")) or {}
+    watched = sorted({(r.bucket, p) for r in cfg.rules for p in (r.prefixes or [""])})
+    for section in [(doc.get("Globals") or {}).get("Function") or {}, *[
+            (r.get("Properties") or {}) for r in (doc.get("Resources") or {}).values()
+            if str(r.get("Type", "")).endswith("::Function")]]:  # fmt: skip
+        if "CodeUri" in section:
+            section["CodeUri"] = str((template.resolve().parent / section["CodeUri"]).resolve())
+        variables = (section.get("Environment") or {}).get("Variables") or {}
+        if ENV_CONFIG_PATH in variables or ENV_CONFIG_JSON in variables:
+            variables.pop(ENV_CONFIG_JSON, None)
+            variables[ENV_CONFIG_PATH] = str(config_path)
+        events = section.get("Events") or {}
+        bos = {name: e for name, e in events.items() if (e or {}).get("Type") == "BOS"}
+        if bos:
+            types = next(iter(bos.values())).get("Properties", {}).get("EventTypes")
+            for name in bos:
+                del events[name]
+            for i, (bucket, prefix) in enumerate(watched, 1):
+                events[f"Upload{i}"] = {"Type": "BOS", "Properties": {"Bucket": bucket, "Prefix": prefix,
+                                                                      "EventTypes": types}}  # fmt: skip
+    if "CodeUri" not in ((doc.get("Globals") or {}).get("Function") or {}):
+        for r in (doc.get("Resources") or {}).values():
+            props = r.get("Properties") or {}
+            if str(r.get("Type", "")).endswith("::Function") and "CodeUri" not in props:
+                props["CodeUri"] = str(template.resolve().parent)
+    if not watched:
+        raise SettingsError(f"{config_path}: no rule to trigger on")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    out = data_dir / "template.local.yaml"
+    out.write_text(f"# {template} run with {config_path} (autotranscode up --config)\n" +
+                   yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")  # fmt: skip
+    return out
+
+
+def write_stack_state(stack, config_path: Path) -> Path:
+    """The state file every other command reads (autotranscode.settings): the config the functions run with (MCT
+    endpoint pointed at this stack), their store, the endpoints, the callback URL."""
+    import json
+
+    from autotranscode.settings import write_state
+
+    effective, store_url, callback_url = None, None, None
+    for name, spec in stack.runtime.functions.items():
+        env = stack.runtime.function_env(name)
+        if env.get(ENV_CONFIG_JSON) and effective is None:
+            effective, store_url = json.loads(env[ENV_CONFIG_JSON]), env.get(ENV_STORE_URL)
+        if spec.http_triggers and callback_url is None:
+            callback_url = stack.cfc_url + spec.http_triggers[0].resource_path
+    if effective is None:
+        raise RuntimeError(f"no function of {stack.template_path} runs with a config file")
+    return write_state(stack.data_dir, config_source=str(config_path), effective_config=effective,
+                       store_url=store_url or effective.get("store_url", ""), mct_endpoint=stack.mct_url,
+                       bos_endpoint=stack.bos_endpoint, cfc_url=stack.cfc_url, callback_url=callback_url)  # fmt: skip
 
 
 def describe(stack) -> str:

@@ -136,8 +136,12 @@ def _drop_larger(planned: list[PlannedJob], source: tuple[int, int], keep_smalle
         too_big = [p for p in too_big if p is not smallest]
     kept = [p for p in planned if p not in too_big]
     skipped = [
-        _skip(p, LARGER_THAN_SOURCE, f"rendition {p.frame_size[0]}x{p.frame_size[1]} is larger than the source "  # type: ignore[index]
-              f"{source[0]}x{source[1]}")  # fmt: skip
+        _skip(
+            p,
+            LARGER_THAN_SOURCE,
+            f"rendition {p.frame_size[0]}x{p.frame_size[1]} is larger than the source "  # type: ignore[index]
+            f"{source[0]}x{source[1]}",
+        )  # fmt: skip
         for p in too_big
     ]
     return kept, skipped

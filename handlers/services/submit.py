@@ -16,9 +16,9 @@ from handlers.config import Config, Rule
 from handlers.domain.ids import claim_id_for, upload_id_for
 from handlers.domain.planning import (
     PlannedJob,
+    is_not_media_error,
     media_from_error,
     media_from_info,
-    is_not_media_error,
     plan_for_media,
     preset_has_video,
 )
