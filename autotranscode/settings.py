@@ -23,7 +23,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 STATE_FILE = "autotranscode.state.json"
-EFFECTIVE_CONFIG_FILE = "config.effective.json"
+STARTED_CONFIG_FILE = "config.started.json"  # the config as the stack's functions run it
+EFFECTIVE_CONFIG_FILE = "config.effective.json"  # the config file as it is now, MCT endpoint pointed at the stack
 PROJECT_CONFIG = "autotranscode.json"
 EXAMPLE_CONFIG = "autotranscode.example.json"
 DEFAULT_DATA_DIR = ".localcloud"  # localcloud.defaults.DEFAULT_DATA_DIR (not imported: settings work without it)
@@ -45,6 +46,12 @@ class Resolved:
     state: dict | None = None  # the state file of the local stack, when used
     store_source: str = "store_url in the config"  # the setting to change when the store is wrong
     notes: list[str] = field(default_factory=list)
+
+    def name_sources(self, message: str) -> str:
+        """An error about the stack's copy of the config, told about the user's file."""
+        if self.state and self.env.get(ENV_CONFIG_PATH, "").endswith(EFFECTIVE_CONFIG_FILE):
+            return message.replace(self.env[ENV_CONFIG_PATH], self.state["config"])
+        return message
 
     @property
     def callback_url(self) -> str | None:
@@ -68,11 +75,11 @@ def add_arguments(p, store: bool = True) -> None:
 def write_state(data_dir: Path, *, config_source: str, effective_config: dict, store_url: str, mct_endpoint: str,
                 bos_endpoint: str, cfc_url: str, callback_url: str | None) -> Path:  # fmt: skip
     data_dir = Path(data_dir).resolve()
-    effective = data_dir / EFFECTIVE_CONFIG_FILE
-    effective.write_text(json.dumps(effective_config, indent=2, ensure_ascii=False), encoding="utf-8")
+    started = data_dir / STARTED_CONFIG_FILE
+    started.write_text(json.dumps(effective_config, indent=2, ensure_ascii=False), encoding="utf-8")
     state = {
         "config": config_source,
-        "effective_config": str(effective),
+        "effective_config": str(started),
         "store_url": store_url,
         "mct_endpoint": mct_endpoint,
         "bos_endpoint": bos_endpoint,
@@ -123,9 +130,13 @@ def resolve_local(args, environ: dict[str, str] | None = None) -> Resolved:
     explicit = config_arg or env.get(ENV_CONFIG_PATH) or (env.get(ENV_CONFIG_JSON) and ENV_CONFIG_JSON)
     use_state = state is not None and (not explicit or _same_file(config_arg or env.get(ENV_CONFIG_PATH),
                                                                   state.get("config")))  # fmt: skip
+    notes = []
     if use_state:
         env.pop(ENV_CONFIG_JSON, None)
-        env[ENV_CONFIG_PATH] = state["effective_config"]
+        env[ENV_CONFIG_PATH], changed = _current_config(state)
+        if changed:
+            notes.append(f"{state['config']} changed since `autotranscode up` started: the functions still run the "
+                         "old one until you restart it")  # fmt: skip
         if not env.get(ENV_STORE_URL):
             env[ENV_STORE_URL] = state["store_url"]
         source = f"{state['config']} as run by the local stack in {Path(state['_path']).parent}"
@@ -150,10 +161,30 @@ def resolve_local(args, environ: dict[str, str] | None = None) -> Resolved:
         store_source = f"store_url in {source} (or ${ENV_STORE_URL})"
     if store_arg:
         env[ENV_STORE_URL] = store_arg
-    resolved = Resolved(env, source, state if use_state else None, store_source)
+    resolved = Resolved(env, source, state if use_state else None, store_source, notes)
     if state is not None and not use_state:
         resolved.notes.append(f"not the local stack's config ({state['config']}): using its own store and MCT")
     return resolved
+
+
+def _current_config(state: dict) -> tuple[str, bool]:
+    """(the config file to load, whether it differs from what the stack started with): the stack's config file as
+    it is now (an edit is seen at once, e.g. by `provision`), with mct.endpoint pointed at the stack. A file that
+    does not parse is returned as is, so the error names it."""
+    source = Path(state["config"])
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return str(source), True
+    if isinstance(data.get("mct"), dict):
+        data["mct"]["endpoint"] = state["mct_endpoint"]
+    try:
+        started = json.loads(Path(state["effective_config"]).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        started = None
+    current = Path(state["_path"]).parent / EFFECTIVE_CONFIG_FILE
+    current.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    return str(current), data != started
 
 
 def with_local_credentials(env: dict[str, str], mct_endpoint: str) -> dict[str, str]:
@@ -173,13 +204,16 @@ def announce(resolved: Resolved, store_url: str, mct_endpoint: str) -> None:
         print(f"note: {note}", file=sys.stderr)
 
 
-def logs_to_stderr() -> None:
-    """The handlers log JSON lines to stdout (CFC collects stdout); a command keeps stdout for its answer."""
+def logs_to_stderr(verbose: bool | None = None) -> None:
+    """The handlers log JSON lines to stdout (CFC collects stdout); a command keeps stdout for its answer.
+    verbose=False: only warnings and errors (a command says what it does itself)."""
     from handlers.logs import logger
 
     handler = logger.registered_handler
     if isinstance(handler, logging.StreamHandler):
         handler.setStream(sys.stderr)
+    if verbose is False:
+        logger.setLevel(logging.WARNING)
 
 
 def open_store_clearly(url: str, setting: str):

@@ -17,11 +17,15 @@ def load_deps(args, quiet: bool = False):
     Says on stderr which config, store and MCT it uses. ConfigError / SettingsError reach cli.main (exit 2)."""
     from autotranscode.settings import logs_to_stderr
     from handlers.bootstrap import build_deps
-    from handlers.config import load_config
+    from autotranscode.settings import SettingsError
+    from handlers.config import ConfigError, load_config
 
-    logs_to_stderr()
+    logs_to_stderr(verbose=getattr(args, "verbose", False))
     resolved = resolve_local(args)
-    cfg = load_config(resolved.env)
+    try:
+        cfg = load_config(resolved.env)
+    except ConfigError as exc:
+        raise SettingsError(resolved.name_sources(str(exc))) from None
     env = with_local_credentials(resolved.env, cfg.mct.endpoint)
     if not quiet:
         announce(resolved, cfg.store_url, cfg.mct.endpoint)

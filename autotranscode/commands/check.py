@@ -58,7 +58,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     resolved = resolve_local(args)
-    findings = preflight(resolved, offline=args.offline, callback_url=args.callback_url)
+    # beside a local stack local endpoints are the point; elsewhere they are a mistake
+    findings = preflight(resolved, offline=args.offline, callback_url=args.callback_url,
+                         deployable=resolved.state is None)  # fmt: skip
     if args.json:
         print(json.dumps([f.__dict__ for f in findings], indent=2, ensure_ascii=False))
     else:
@@ -86,7 +88,7 @@ def preflight(resolved: Resolved, offline: bool = False, callback_url: str | Non
     try:
         cfg = load_config(resolved.env)
     except ConfigError as exc:
-        return [Finding(ERROR, "config", str(exc))]
+        return [Finding(ERROR, "config", resolved.name_sources(str(exc)))]
     findings = [Finding(OK, "config", f"{len(cfg.rules)} rule(s), {len(cfg.presets)} custom preset(s)")]
     findings += check_secrets(cfg, resolved.env, deployable)
     if offline:
@@ -265,7 +267,6 @@ def _check_notification(cfg, mct, name, pipeline, callback_url, get) -> list[Fin
 
 def _check_presets(cfg, mct, get) -> list[Finding]:
     from handlers.domain.planning import portrait_preset_name
-    from handlers.domain.rules import size_from_preset_name
     from handlers.services.ports import MctError, MctNotFound
 
     custom = {p["presetName"] for p in cfg.presets}
@@ -274,7 +275,7 @@ def _check_presets(cfg, mct, get) -> list[Finding]:
     for rule in cfg.rules:
         for t in rule.targets:
             names = [(t.preset, False)]
-            size = t.frame_size or size_from_preset_name(t.preset)
+            size = t.frame_size
             if portrait and size and size[0] > size[1]:
                 names.append((portrait_preset_name(t.preset), True))
             for name, variant in names:

@@ -63,8 +63,9 @@ def desired_presets(cfg, get_preset) -> list[tuple[str, dict]]:
     if check.enabled and check.portrait_presets:
         for rule in cfg.rules:
             for target in rule.targets:
+                size = target.frame_size
                 variant = portrait_preset_name(target.preset)
-                if variant in wanted or variant == target.preset:
+                if variant in wanted or not size or size[0] <= size[1]:  # the planner turns only landscape ones
                     continue
                 try:
                     base = custom.get(target.preset) or get_preset(target.preset)
