@@ -15,9 +15,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
 def load_deps(args, quiet: bool = False):
     """Deps for the CLI; with a local MCT endpoint and no BCE_* env, the localcloud credentials are used.
     Says on stderr which config, store and MCT it uses. ConfigError / SettingsError reach cli.main (exit 2)."""
-    from autotranscode.settings import logs_to_stderr
+    from autotranscode.settings import SettingsError, logs_to_stderr
     from handlers.bootstrap import build_deps
-    from autotranscode.settings import SettingsError
     from handlers.config import ConfigError, load_config
 
     logs_to_stderr(verbose=getattr(args, "verbose", False))
