@@ -211,7 +211,7 @@ def logs_to_stderr(verbose: bool | None = None) -> None:
 
     handler = logger.registered_handler
     if isinstance(handler, logging.StreamHandler):
-        handler.setStream(sys.stderr)
+        handler.stream = sys.stderr  # (not setStream: it flushes the old stream, which may be closed)
     if verbose is False:
         logger.setLevel(logging.WARNING)
 

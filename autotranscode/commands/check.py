@@ -68,7 +68,8 @@ def run(args) -> int:
     return 2 if any(f.level == ERROR for f in findings) else 0
 
 
-def report(findings: list[Finding], resolved: Resolved | None = None, out=sys.stderr, show_ok: bool = True) -> None:
+def report(findings: list[Finding], resolved: Resolved | None = None, out=None, show_ok: bool = True) -> None:
+    out = out or sys.stderr
     if resolved is not None:
         print(f"config {resolved.config_source}", file=out)
     for f in findings:

@@ -76,6 +76,9 @@ def beside_stack(args, env: dict[str, str]) -> None:
         read_state,
     )
 
+    overridden = {item.partition("=")[0] for item in args.env} & {ENV_CONFIG_PATH, ENV_CONFIG_JSON, ENV_STORE_URL}
+    if overridden and not args.data_dir:
+        return  # the caller chose the config / store
     state = read_state(args.data_dir)
     if state is None:
         if args.data_dir:

@@ -77,9 +77,9 @@ def test_jobs_redrive_reconcile(setup, capsys, tmp_path):
                     "--env", f"AUTOTRANSCODE_CONFIG={setup[1]}", "--env", f"AUTOTRANSCODE_STORE_URL={store_url}",
                     "--env", "AUTOTRANSCODE_CONFIG_JSON=")  # fmt: skip
     assert code == 0, out
-    assert json.loads(out[out.index("{") :])["submitted"] == 1
+    assert json.loads(out)["submitted"] == 1  # stdout holds the result alone; the logs went to stderr
     code, out = cli(capsys, "jobs", "list", "--json")
-    [row] = [json.loads(line) for line in out.splitlines()]
+    [row] = json.loads(out)
     assert row["status"] == "PENDING" and row["key"] == "incoming/a.mp4"
     wait_for_job(mct.client, row["job_id"], timeout=60)
     code, out = cli(capsys, "reconcile", "--stale-after", "0")
@@ -114,7 +114,14 @@ def test_build_without_deps(tmp_path, monkeypatch, capsys):
 
     monkeypatch.chdir(REPO)
     out_zip = tmp_path / "x.zip"
-    code, out = cli(capsys, "build", "--no-deps", "--output", str(out_zip))
+    # the example config holds a callback token: refused unless told
+    assert main(["build", "--no-deps", "--output", str(out_zip)]) == 2
+    err = capsys.readouterr().err
+    assert "holds secrets (callback.url_token)" in err and "--allow-secrets" in err and not out_zip.exists()
+    assert "local-callback-token-change-me" not in err
+    assert "WARNING mct.endpoint: http://127.0.0.1:18081 is a local address" in err
+    assert "WARNING callback.url_token: looks like a placeholder" in err
+    code, out = cli(capsys, "build", "--no-deps", "--allow-secrets", "--output", str(out_zip))
     assert code == 0
     names = zipfile.ZipFile(out_zip).namelist()
     assert "handlers/on_upload.py" in names and "autotranscode.example.json" in names
