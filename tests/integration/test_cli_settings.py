@@ -104,7 +104,9 @@ def test_commands_beside_a_stack_use_its_config_and_store(tmp_path, capsys):
 def test_tables_align_by_display_width():
     text = format_table(["key", "status"], [{"key": "中文.mp4", "status": "OK"}, {"key": "ab.mp4", "status": "FAILED"}])
     lines = text.splitlines()
-    starts = [display_width(line[: line.index(word)]) for line, word in zip(lines, ["STATUS", "OK", "FAILED"])]
+    starts = [
+        display_width(line[: line.index(word)]) for line, word in zip(lines, ["STATUS", "OK", "FAILED"], strict=True)
+    ]
     assert len(set(starts)) == 1, text
 
 
