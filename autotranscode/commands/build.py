@@ -67,11 +67,14 @@ def pip_command(target: Path, requirements: str) -> list[str]:
 
 
 def run(args) -> int:
-    root = Path.cwd()
+    # the checkout in the current directory, else the one this command runs from (an app's own directory)
+    root = Path.cwd() if (Path.cwd() / "handlers" / "on_upload.py").exists() else Path(__file__).resolve().parents[2]
     handlers = root / "handlers"
     if not (handlers / "on_upload.py").exists():
         print("error: run from the repository root (handlers/ not found)", file=sys.stderr)
         return 2
+    if not Path(args.requirements).exists() and (root / args.requirements).exists():
+        args.requirements = str(root / args.requirements)
     config = Path(args.config)
     if not config.exists():
         print(f"error: --config {config}: no such file", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -9,6 +10,11 @@ from pathlib import Path
 
 from localcloud import defaults
 
+FORWARDED_SECRETS = (
+    "AUTOTRANSCODE_CALLBACK_URL_TOKEN",
+    "AUTOTRANSCODE_CALLBACK_SIGN_TOKEN",
+    "AUTOTRANSCODE_DOWNSTREAM_SECRET",
+)
 ENV_CONFIG_PATH, ENV_CONFIG_JSON, ENV_STORE_URL = (
     "AUTOTRANSCODE_CONFIG",
     "AUTOTRANSCODE_CONFIG_JSON",
@@ -25,7 +31,8 @@ def register(subparsers) -> None:
         "<data-dir>/buckets/<bucket>/) trigger the functions. Ctrl-C stops everything.",
     )
     p.add_argument("--data-dir", default=defaults.DEFAULT_DATA_DIR, help="state directory (default: %(default)s)")
-    p.add_argument("--template", default="template.yaml", help="BSAM template (default: %(default)s)")
+    p.add_argument("--template", default=None,
+                   help="BSAM template (default: ./template.yaml, else the one autotranscode ships)")  # fmt: skip
     p.add_argument("--config", default=None,
                    help="config JSON the functions run with (default: the one the template names); the BOS "
                         "triggers then follow its rules' buckets and prefixes")  # fmt: skip
@@ -70,7 +77,14 @@ def run(args) -> int:
     except FaultConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.template is None:
+        shipped = Path(__file__).resolve().parents[2] / "template.yaml"
+        args.template = "template.yaml" if Path("template.yaml").exists() or not shipped.exists() else str(shipped)
     env_overrides = _parse_env(args.env)
+    # Secrets kept out of the config file reach the functions the way `deploy` sends them: from this environment.
+    for name in FORWARDED_SECRETS:
+        if os.environ.get(name) and name not in env_overrides:
+            env_overrides[name] = os.environ[name]
     # `--env AUTOTRANSCODE_CONFIG=x` means the same as `--config x` (the stack inlines the template's file otherwise)
     config = args.config or env_overrides.pop(ENV_CONFIG_PATH, None)
     data_dir = Path(args.data_dir).resolve()
@@ -154,7 +168,7 @@ def local_template(template: Path, config_path: Path, data_dir: Path) -> Path:
     from autotranscode.settings import SettingsError
     from handlers.config import load_config
 
-    cfg = load_config({ENV_CONFIG_PATH: str(config_path)})
+    cfg = load_config({**os.environ, ENV_CONFIG_PATH: str(config_path)})
     doc = yaml.safe_load(template.read_text(encoding="utf-8")) or {}
     watched = sorted({(r.bucket, p) for r in cfg.rules for p in (r.prefixes or [""])})
     for section in [(doc.get("Globals") or {}).get("Function") or {}, *[
