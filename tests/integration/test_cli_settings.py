@@ -212,3 +212,20 @@ def test_build_refuses_secrets_unless_allowed_and_never_prints_them(tmp_path, mo
     proc = run("build", "--no-deps", "--config", str(path), "--output", str(tmp_path / "x.zip"), cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert "WARNING downstream.secret: not set" in proc.stderr and "mct.endpoint" in proc.stderr
+
+
+def test_up_stops_at_a_config_error_or_an_unknown_preset_before_any_upload(tmp_path):
+    invalid = config(tmp_path, rules=[{"bucket": "uploads", "targets": [{"preset": "x", "key": "{nope}"}]}])
+    proc = run("up", "--config", str(invalid), "--data-dir", str(tmp_path / "d1"), cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{invalid} is invalid" in proc.stderr and "rules.0.targets.0.key" in proc.stderr
+    cfg = json.loads(config(tmp_path).read_text())
+    cfg["rules"][0]["targets"][0]["preset"] = "bce.video_mp4_1x1_nope"
+    typo = tmp_path / "typo.json"
+    typo.write_text(json.dumps(cfg))
+    ports = [str(closed_port()) for _ in range(3)]
+    proc = run("up", "--config", str(typo), "--data-dir", str(tmp_path / "d2"), "--bos-port", ports[0],
+               "--mct-port", ports[1], "--cfc-port", ports[2], "--no-watch", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "ERROR   preset bce.video_mp4_1x1_nope: does not exist in MCT" in proc.stderr
+    assert "localcloud is up" not in proc.stdout
