@@ -23,6 +23,7 @@ COMMANDS = [
     "invoke",
     "check",
     "build",
+    "deploy",
 ]
 
 

@@ -28,6 +28,7 @@ def test_handlers_exist_and_limits_are_explicit():
     for props in fns.values():
         module, _, name = props["Handler"].rpartition(".")
         assert callable(getattr(importlib.import_module(module), name))
+        # bsam accepts only "python3" (= Python 3.6 in CFC); autotranscode deploy deploys python3.10 instead
         assert props["Runtime"] == "python3" and props["CodeUri"] == "./"
         assert props["Timeout"] <= 300 and 128 <= props["MemorySize"] <= 1024
         assert "AUTOTRANSCODE_CONFIG" in props["Environment"]["Variables"]
