@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import argparse
 
-from autotranscode.settings import add_arguments, announce, open_store_clearly, resolve_local, with_local_credentials
+from autotranscode.settings import (
+    EXAMPLE_CONFIG,
+    add_arguments,
+    announce,
+    open_store_clearly,
+    resolve_local,
+    with_local_credentials,
+)
+
+DEFAULT_CONFIG = EXAMPLE_CONFIG
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
