@@ -90,7 +90,7 @@ def run(args) -> int:
     data_dir = Path(args.data_dir).resolve()
     try:
         config_path = Path(config).resolve() if config else template_config(Path(args.template))
-        if not _preflight(config_path, offline=True):
+        if config_path is not None and not _preflight(config_path, offline=True):
             return 2
         template = local_template(Path(args.template), config_path, data_dir) if config else args.template
     except (TemplateError, OSError) as exc:
@@ -113,12 +113,13 @@ def run(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        write_stack_state(stack, config_path)
+        if config_path is not None:
+            write_stack_state(stack, config_path)
         if not args.no_provision:
             from autotranscode.commands.provision import provision_localcloud
 
             provision_localcloud(stack)
-            if not _preflight(config_path, offline=False, data_dir=data_dir):
+            if config_path is not None and not _preflight(config_path, offline=False, data_dir=data_dir):
                 raise RuntimeError("the preflight found errors (above)")
     except RuntimeError as exc:
         stack.stop()
@@ -149,14 +150,15 @@ def _preflight(config_path: Path, offline: bool, data_dir: Path | None = None) -
     return run_before("up", args, deployable=False, offline=offline)
 
 
-def template_config(template: Path) -> Path:
-    """The config file the template's functions name (AUTOTRANSCODE_CONFIG, relative to their CodeUri)."""
-    from localcloud.cfc.template import TemplateError, load_template
+def template_config(template: Path) -> Path | None:
+    """The config file the template's functions name (AUTOTRANSCODE_CONFIG, relative to their CodeUri); None for
+    a template of other functions (localcloud runs any CFC app)."""
+    from localcloud.cfc.template import load_template
 
     for spec in load_template(template).values():
         if spec.environment.get(ENV_CONFIG_PATH):
             return (spec.code_dir / spec.environment[ENV_CONFIG_PATH]).resolve()
-    raise TemplateError(f"{template}: no function sets {ENV_CONFIG_PATH}; pass --config")
+    return None
 
 
 def local_template(template: Path, config_path: Path, data_dir: Path) -> Path:
