@@ -158,10 +158,23 @@ def check_presets_named(cfg) -> list[Finding]:
 
 # ----- the store -----------------------------------------------------------------------------------------------
 def check_store(store_url: str, setting: str) -> list[Finding]:
-    """Reachable, with its tables (created on first use)."""
+    """Reachable, its schema current (the store reports its version where it can), its tables usable."""
     from autotranscode.settings import SettingsError
+    from handlers.adapters import store as store_mod
     from handlers.adapters.store import redact_url
 
+    out = []
+    schema_status = getattr(store_mod, "schema_status", None)  # schema versions, where the store has them
+    if schema_status is not None:
+        try:
+            current, latest = schema_status(store_url)
+        except Exception:
+            current = latest = None  # unreachable: open_store_clearly below says where and what to change
+        if current is not None and current > latest:
+            return [Finding(ERROR, "store", f"{redact_url(store_url)} has schema version {current}, newer than this "
+                            f"code's {latest}: deploy the newer code, or point {setting} at another store")]  # fmt: skip
+        if current is not None and current < latest:
+            out.append(Finding(OK, "store schema", f"version {current}: migrated to {latest} as it opens"))
     try:
         store = open_store_clearly(store_url, setting)
     except SettingsError as exc:
@@ -177,7 +190,7 @@ def check_store(store_url: str, setting: str) -> list[Finding]:
         dispose = getattr(store, "dispose", None)
         if dispose is not None:
             dispose()
-    return [Finding(OK, "store", f"{redact_url(store_url)} reachable, tables present")]
+    return [*out, Finding(OK, "store", f"{redact_url(store_url)} reachable, tables present")]
 
 
 # ----- MCT -----------------------------------------------------------------------------------------------------
@@ -267,12 +280,12 @@ def _check_notification(cfg, mct, name, pipeline, callback_url, get) -> list[Fin
 
 
 def _check_presets(cfg, mct, get) -> list[Finding]:
-    from handlers.domain.planning import portrait_preset_name
+    from handlers.domain.planning import portrait_preset_name, portrait_variants
     from handlers.services.ports import MctError, MctNotFound
 
     custom = {p["presetName"] for p in cfg.presets}
     out, seen = [], set()
-    portrait = cfg.mediainfo_check.enabled and cfg.mediainfo_check.portrait_presets
+    portrait = portrait_variants(cfg.mediainfo_check)
     for rule in cfg.rules:
         for t in rule.targets:
             names = [(t.preset, False)]

@@ -52,15 +52,15 @@ PRESET_BODY_KEYS = ("presetName", "container", *PRESET_ARGS)
 
 def desired_presets(cfg, get_preset) -> list[tuple[str, dict]]:
     """(name, body) of every preset provision keeps in MCT: the config's `presets`, then the portrait variant of
-    every landscape preset a target names (when mediainfo_check.portrait_presets; handlers/domain/planning.py
+    every landscape preset a target names (with mediainfo_check on; handlers/domain/planning.py
     picks them for portrait sources). get_preset(name) reads a preset not in the config (a system one) from MCT."""
-    from handlers.domain.planning import portrait_preset_name
+    from handlers.domain.planning import portrait_preset_name, portrait_variants
     from handlers.services.ports import MctNotFound
 
     custom = {p["presetName"]: p for p in cfg.presets}
     wanted: dict[str, dict] = dict(custom)
     check = cfg.mediainfo_check
-    if check.enabled and check.portrait_presets:
+    if portrait_variants(check):
         for rule in cfg.rules:
             for target in rule.targets:
                 size = target.frame_size

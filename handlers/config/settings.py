@@ -193,7 +193,6 @@ class MediainfoCheck(Model):
     enabled: bool = True
     # Without this a small source would get no rendition at all.
     keep_smallest: bool = True
-    portrait_presets: bool = spec(True, doc="portrait sources use the portrait variants `provision` creates")
 
 
 class ReconcileConfig(Model):

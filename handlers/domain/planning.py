@@ -83,6 +83,12 @@ def preset_has_video(preset: str, custom_presets: list[dict[str, Any]] = ()) -> 
     return not preset.lower().startswith("bce.audio")
 
 
+def portrait_variants(mediainfo_check: Any) -> bool:
+    """Whether portrait sources get the portrait variants: whenever the media check is on (the one place that
+    decides it, for the planner, `provision` and `check`)."""
+    return bool(mediainfo_check.enabled)
+
+
 def is_landscape(size: tuple[int, int] | None) -> bool:
     return bool(size) and size[0] > size[1]  # type: ignore[index]
 

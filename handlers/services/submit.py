@@ -20,6 +20,7 @@ from handlers.domain.planning import (
     media_from_error,
     media_from_info,
     plan_for_media,
+    portrait_variants,
     preset_has_video,
 )
 from handlers.domain.records import Job, Upload
@@ -229,7 +230,7 @@ def _mediainfo_filter(deps: Deps, obj: ObjectCreated, planned: list[PlannedJob],
         media = media_from_error(exc.status, exc.code, exc.message)
     else:
         media = media_from_info(info)
-    kept, skipped = plan_for_media(planned, media, check.keep_smallest, check.portrait_presets)
+    kept, skipped = plan_for_media(planned, media, check.keep_smallest, portrait_variants(check))
     if skipped:
         logger.info("targets skipped", extra={"media": media.kind, "skipped": [s["target"] for s in skipped]})
     return kept, skipped
