@@ -171,8 +171,9 @@ def check_store(store_url: str, setting: str) -> list[Finding]:
         except Exception:
             current = latest = None  # unreachable: open_store_clearly below says where and what to change
         if current is not None and current > latest:
-            return [Finding(ERROR, "store", f"{redact_url(store_url)} has schema version {current}, newer than this "
-                            f"code's {latest}: deploy the newer code, or point {setting} at another store")]  # fmt: skip
+            newer = f"has schema version {current}, newer than this code's {latest}"
+            return [Finding(ERROR, "store", f"{redact_url(store_url)} {newer}: deploy the newer code, or point "
+                            f"{setting} at another store")]  # fmt: skip
         if current is not None and current < latest:
             out.append(Finding(OK, "store schema", f"version {current}: migrated to {latest} as it opens"))
     try:
