@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        from autotranscode.settings import restore_logs
+
+        restore_logs()
 
 
 def _is_configuration_error(exc: Exception) -> bool:

@@ -204,16 +204,30 @@ def announce(resolved: Resolved, store_url: str, mct_endpoint: str) -> None:
         print(f"note: {note}", file=sys.stderr)
 
 
+_saved_logging: list[tuple] = []
+
+
 def logs_to_stderr(verbose: bool | None = None) -> None:
     """The handlers log JSON lines to stdout (CFC collects stdout); a command keeps stdout for its answer.
-    verbose=False: only warnings and errors (a command says what it does itself)."""
+    verbose=False: only warnings and errors (a command says what it does itself). restore_logs() undoes it."""
     from handlers.logs import logger
 
     handler = logger.registered_handler
     if isinstance(handler, logging.StreamHandler):
+        _saved_logging.append((handler, handler.stream, logger.log_level))
         handler.stream = sys.stderr  # (not setStream: it flushes the old stream, which may be closed)
     if verbose is False:
         logger.setLevel(logging.WARNING)
+
+
+def restore_logs() -> None:
+    """After a command run in-process (tests, the demo): the handlers' logging as it was."""
+    while _saved_logging:
+        handler, stream, level = _saved_logging.pop()
+        handler.stream = stream
+        from handlers.logs import logger
+
+        logger.setLevel(level)
 
 
 def open_store_clearly(url: str, setting: str):
