@@ -73,7 +73,8 @@ def add_arguments(p, store: bool = True) -> None:
 
 # ----- the state file `up` writes ------------------------------------------------------------------------------
 def write_state(data_dir: Path, *, config_source: str, effective_config: dict, store_url: str, mct_endpoint: str,
-                bos_endpoint: str, cfc_url: str, callback_url: str | None) -> Path:  # fmt: skip
+                bos_endpoint: str, cfc_url: str, callback_url: str | None,
+                template: str | None = None) -> Path:  # fmt: skip
     data_dir = Path(data_dir).resolve()
     started = data_dir / STARTED_CONFIG_FILE
     started.write_text(json.dumps(effective_config, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -85,6 +86,7 @@ def write_state(data_dir: Path, *, config_source: str, effective_config: dict, s
         "bos_endpoint": bos_endpoint,
         "cfc_url": cfc_url,
         "callback_url": callback_url,
+        "template": template,
         "pid": os.getpid(),
     }
     path = data_dir / STATE_FILE

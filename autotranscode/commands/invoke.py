@@ -20,7 +20,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("function", help="logical name in template.yaml, e.g. OnUpload, OnNotification")
     p.add_argument("--event", "-e", help="event JSON file (default: {} ; '-' reads stdin)")
-    p.add_argument("--template", "-t", default="template.yaml", help="default: %(default)s")
+    p.add_argument("--template", "-t", default=None,
+                   help="default: the local stack's, else ./template.yaml, else the shipped one")  # fmt: skip
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="override an env var")
     p.add_argument("--data-dir", default=None,
                    help="run beside the local stack of this data dir (default: .localcloud if it holds one): its "
@@ -91,8 +92,18 @@ def beside_stack(args, env: dict[str, str]) -> None:
     print(f"store  {state['store_url']}   MCT {state['mct_endpoint']}", file=sys.stderr)
 
 
+def default_template(data_dir: str | None) -> str:
+    from autotranscode.settings import read_state
+
+    state = read_state(data_dir)
+    if state and state.get("template"):
+        return state["template"]
+    shipped = Path(__file__).resolve().parents[2] / "template.yaml"
+    return "template.yaml" if Path("template.yaml").exists() or not shipped.exists() else str(shipped)
+
+
 def run(args) -> int:
-    template = Path(args.template).resolve()
+    template = Path(args.template or default_template(args.data_dir)).resolve()
     props = load_function(template, args.function)
     handler_path = props.get("Handler") or ""
     module_name, _, func_name = handler_path.rpartition(".")

@@ -28,7 +28,10 @@ def register(subparsers) -> None:
         help="run localcloud: BOS + MCT + the template's functions (CFC), wired together",
         description="Run localcloud in the foreground: a BOS and an MCT endpoint for the real SDKs, and the "
         "functions of template.yaml with their BOS and HTTP triggers. Uploads (SDK or files dropped into "
-        "<data-dir>/buckets/<bucket>/) trigger the functions. Ctrl-C stops everything.",
+        "<data-dir>/buckets/<bucket>/) trigger the functions. The config is checked first (`autotranscode check`), MCT "
+        "is provisioned and checked once up; AUTOTRANSCODE_CALLBACK_URL_TOKEN, AUTOTRANSCODE_CALLBACK_SIGN_TOKEN and "
+        "AUTOTRANSCODE_DOWNSTREAM_SECRET of this environment reach the functions. Other commands find this stack's "
+        "config, store and MCT through <data-dir>/autotranscode.state.json. Ctrl-C stops everything.",
     )
     p.add_argument("--data-dir", default=defaults.DEFAULT_DATA_DIR, help="state directory (default: %(default)s)")
     p.add_argument("--template", default=None,
@@ -223,7 +226,8 @@ def write_stack_state(stack, config_path: Path) -> Path:
         raise RuntimeError(f"no function of {stack.template_path} runs with a config file")
     return write_state(stack.data_dir, config_source=str(config_path), effective_config=effective,
                        store_url=store_url or effective.get("store_url", ""), mct_endpoint=stack.mct_url,
-                       bos_endpoint=stack.bos_endpoint, cfc_url=stack.cfc_url, callback_url=callback_url)  # fmt: skip
+                       bos_endpoint=stack.bos_endpoint, cfc_url=stack.cfc_url, callback_url=callback_url,
+                       template=str(stack.template_path))  # fmt: skip
 
 
 def describe(stack) -> str:

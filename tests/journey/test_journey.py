@@ -20,7 +20,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from baidubce.auth.bce_credentials import BceCredentials
+from baidubce.bce_client_configuration import BceClientConfiguration
+from baidubce.services.bos.bos_client import BosClient
 
+from handlers.domain.ids import upload_id_for
 from localcloud.samples import make_sample_clip
 
 REPO = Path(__file__).resolve().parents[2]
@@ -176,23 +180,29 @@ def test_the_journey_of_the_docs(journey):
     assert "handlers/on_upload.py" in zipped.namelist() and "my-config.json" in zipped.namelist()
     blob = b"".join(zipped.read(n) for n in zipped.namelist())
     assert journey.env["AUTOTRANSCODE_DOWNSTREAM_SECRET"].encode() not in blob
+    # `invoke` beside the stack runs with its config and store: the upload's claims are found there, nothing new
+    etag = bos_etag(journey, "videos/holiday.MP4")
+    event = {"events": [{"eventId": "again", "eventType": "PutObject",
+                         "content": {"bucket": "media", "object": "videos/holiday.MP4", "eTag": etag}}]}  # fmt: skip
+    (journey.dir / "event.json").write_text(json.dumps(event))
+    invoked = journey.cli("invoke", "OnUpload", "--event", "event.json")
+    assert invoked.returncode == 0, invoked.stderr
+    summary = json.loads(invoked.stdout)
+    assert (summary["existing"], summary["submitted"]) == (2, 0) and "as run by the local stack" in invoked.stderr
+
+
+def bos_etag(journey: Journey, key: str) -> str:
+    bos = BosClient(BceClientConfiguration(BceCredentials("localcloud-ak", "localcloud-sk"),
+                                           endpoint=f"127.0.0.1:{journey.ports['18080']}"))  # fmt: skip
+    return bos.get_object_meta_data("media", key).metadata.etag
 
 
 def upload(journey: Journey, path: Path, key: str) -> str:
     """Through the docs' upload.py; returns the upload id the events and `jobs show` use."""
-    from handlers.domain.ids import upload_id_for
-
     proc = subprocess.run(["python3", "upload.py", str(path), key], cwd=journey.dir, env=journey.env,
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    from baidubce.auth.bce_credentials import BceCredentials
-    from baidubce.bce_client_configuration import BceClientConfiguration
-    from baidubce.services.bos.bos_client import BosClient
-
-    bos = BosClient(BceClientConfiguration(BceCredentials("localcloud-ak", "localcloud-sk"),
-                                           endpoint=f"127.0.0.1:{journey.ports['18080']}"))  # fmt: skip
-    etag = bos.get_object_meta_data("media", key).metadata.etag
-    return upload_id_for("media", key, etag)
+    return upload_id_for("media", key, bos_etag(journey, key))
 
 
 def test_media_the_planner_looks_at_and_suffixes_in_any_case(journey, tmp_path):
