@@ -20,6 +20,7 @@ COMMANDS = [
     "jobs",
     "redrive",
     "reconcile",
+    "events",
     "invoke",
     "check",
     "build",
