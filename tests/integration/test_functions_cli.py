@@ -127,3 +127,23 @@ def test_build_without_deps(tmp_path, monkeypatch, capsys):
     assert "handlers/on_upload.py" in names and "autotranscode.example.json" in names
     assert not any("__pycache__" in n for n in names)
     time.sleep(0)
+
+
+def test_jobs_list_piped_into_head_ends_quietly(tmp_path):
+    from datetime import timedelta
+
+    from handlers.domain.clock import utcnow
+    from handlers.domain.ids import claim_id_for
+    from handlers.domain.records import Job, Upload
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    store = SqlStore(url)
+    for n in range(3000):  # more than a pipe buffer of table lines
+        key = f"incoming/{n}.mp4"
+        up = store.ensure_upload(Upload(upload_id_for("uploads", key, "e"), "uploads", key, "e", "videos", 1))
+        store.claim(Job(claim_id_for("uploads", key, "e", "360p"), up.upload_id, "360p", "transcode", {}),
+                    utcnow(), timedelta(minutes=5))  # fmt: skip
+    cli = [sys.executable, "-m", "autotranscode.cli", "jobs", "list", "--store-url", url, "--limit", "3000"]
+    run = subprocess.run(f"{' '.join(cli)} | head -2", shell=True, capture_output=True, text=True, timeout=120)
+    assert len(run.stdout.splitlines()) == 2
+    assert "Traceback" not in run.stderr and "BrokenPipeError" not in run.stderr, run.stderr
