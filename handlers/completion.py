@@ -17,6 +17,7 @@ from handlers.store import (
     SUCCESS,
     UPLOAD_DONE,
     Delivery,
+    DeliveryAttempt,
     Job,
     Upload,
 )
@@ -127,6 +128,10 @@ def deliver(deps: Deps, upload_id: str) -> Delivery | None:
             updated_at=deps.now(),
         )
         store.record_delivery(delivery)
+        attempt_log = DeliveryAttempt(
+            upload_id, delivery.attempts, delivery.updated_at, code, delivery.last_error, body
+        )
+        store.add_delivery_attempt(attempt_log)  # history for the console; the delivery row above is what counts
         if ok:
             logger.info("downstream delivered", extra={"upload_id": upload_id, "status_code": code})
             return delivery

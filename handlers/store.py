@@ -102,6 +102,18 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class DeliveryAttempt:
+    """One POST of the "upload done" event: when, the HTTP status (None: no answer), the error, the body as sent."""
+
+    upload_id: str
+    attempt: int
+    sent_at: datetime
+    status_code: int | None
+    error: str | None
+    event: str
+
+
+@dataclass(frozen=True)
 class Hint:
     """A pending callback hint: "job_id was reported changed; verify it with get_job" (asynchronous webhook)."""
 
@@ -142,6 +154,12 @@ class Store(Protocol):
     def record_delivery(self, delivery: Delivery) -> None: ...
     def get_delivery(self, upload_id: str) -> Delivery | None: ...
     def undelivered(self, older_than: datetime, limit: int) -> list[Delivery]: ...
+    def add_delivery_attempt(self, attempt: DeliveryAttempt) -> None: ...
+    def delivery_attempts(self, upload_id: str) -> list[DeliveryAttempt]: ...  # oldest first
+    def list_uploads(
+        self, status: str | None = None, since: datetime | None = None, bucket: str | None = None,
+        key_prefix: str | None = None, limit: int = 100,
+    ) -> list[Upload]: ...  # newest first  # fmt: skip
     # callback hints (asynchronous webhook)
     def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
         """Record (job_id, message_id or None) hints in ONE transaction; one bool per input, in order.
@@ -178,6 +196,7 @@ class MemoryStore:
         self.messages: dict[str, datetime] = {}
         self.deliveries: dict[str, Delivery] = {}
         self.hints: dict[str, Hint] = {}
+        self.attempts: list[DeliveryAttempt] = []
 
     def ensure_upload(self, upload: Upload) -> Upload:
         with self._lock:
@@ -297,6 +316,20 @@ class MemoryStore:
         ds = [d for d in self.deliveries.values() if d.status != DELIVERY_DELIVERED and d.updated_at < older_than]
         return sorted(ds, key=lambda d: d.updated_at)[:limit]
 
+    def add_delivery_attempt(self, attempt: DeliveryAttempt) -> None:
+        with self._lock:
+            self.attempts.append(attempt)
+
+    def delivery_attempts(self, upload_id: str) -> list[DeliveryAttempt]:
+        with self._lock:
+            found = [a for a in self.attempts if a.upload_id == upload_id]
+        return sorted(found, key=lambda a: (a.sent_at, a.attempt))
+
+    def list_uploads(self, status=None, since=None, bucket=None, key_prefix=None, limit=100):
+        with self._lock:
+            uploads = sorted(self.uploads.values(), key=lambda u: u.created_at, reverse=True)
+        return [u for u in uploads if _upload_filter(u, status, since, bucket, key_prefix)][:limit]
+
     def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
         with self._lock:
             accepted = []
@@ -347,6 +380,16 @@ def _can_take_over(job: Job, now: datetime) -> bool:
     if job.status == RETRYABLE:
         return True
     return job.status == CLAIMED and job.lease_until is not None and job.lease_until < now
+
+
+def _upload_filter(up: Upload, status, since, bucket, key_prefix) -> bool:
+    if status and up.status != status:
+        return False
+    if since and up.created_at < since:
+        return False
+    if bucket and up.bucket != bucket:
+        return False
+    return not (key_prefix and not up.key.startswith(key_prefix))
 
 
 def _list_filter(j: Job, up: Upload, status, since, bucket, key_prefix) -> bool:
@@ -455,7 +498,7 @@ def parse_store_url(url: str) -> StoreUrl:
 
 # --- SQL adapter ------------------------------------------------------------------------------------------------------
 
-TABLES = ("at_uploads", "at_jobs", "at_callback_messages", "at_deliveries", "at_callback_hints")
+TABLES = ("at_uploads", "at_jobs", "at_callback_messages", "at_deliveries", "at_callback_hints", "at_delivery_attempts")
 
 # Explicit column lists: rows come back as tuples in this order.
 _UPLOAD_COLS = "upload_id, bucket, object_key, etag, rule, expected_jobs, skipped, status, created_at, done_at"
@@ -469,6 +512,7 @@ _CLAIM_INSERT_COLS = (
 )
 _DELIVERY_COLS = "upload_id, status, attempts, last_status_code, last_error, updated_at"
 _HINT_COLS = "job_id, seq, received_at, attempts, not_before"
+_ATTEMPT_COLS = "upload_id, attempt, sent_at, status_code, error, event"
 
 # Ids per IN (...) list: below every database's bound-parameter limit (old SQLite builds: 999).
 _IN_CHUNK = 500
@@ -527,6 +571,10 @@ class _Dialect:
             ("at_callback_hints", f"job_id VARCHAR(128) NOT NULL, seq INTEGER NOT NULL, received_at {dt6} NOT NULL, "
              f"attempts INTEGER NOT NULL, not_before {dt6} NOT NULL, PRIMARY KEY (job_id)",
              [("ix_at_callback_hints_not_before", "not_before")]),
+            # History only (the console shows it); no key: two racing deliverers may both log an attempt N.
+            ("at_delivery_attempts", "upload_id VARCHAR(64) NOT NULL, attempt INTEGER NOT NULL, "
+             f"sent_at {dt6} NOT NULL, status_code INTEGER, error TEXT, event TEXT NOT NULL",
+             [("ix_at_delivery_attempts_upload_id", "upload_id")]),
         ]  # fmt: skip
         statements = []
         for table, columns, indexes in tables:
@@ -624,6 +672,11 @@ class _Statements:
             "UPDATE at_callback_hints SET attempts = attempts + 1, not_before = ? WHERE job_id = ? AND seq = ?"
         )
         self.select_jobs_in = q(f"SELECT {_JOB_COLS} FROM at_jobs WHERE job_id IN ({{}})")
+        self.insert_attempt = q(f"INSERT INTO at_delivery_attempts ({_ATTEMPT_COLS}) VALUES (?, ?, ?, ?, ?, ?)")
+        self.select_attempts = q(
+            f"SELECT {_ATTEMPT_COLS} FROM at_delivery_attempts WHERE upload_id = ? ORDER BY sent_at, attempt"
+        )
+        self.list_uploads = f"SELECT {_UPLOAD_COLS} FROM at_uploads"
 
 
 class _Pool:
@@ -933,6 +986,36 @@ class SqlStore:
     def undelivered(self, older_than: datetime, limit: int) -> list[Delivery]:
         rows = self._read(self._sql.undelivered, (DELIVERY_DELIVERED, self._d.to_db(older_than), limit))
         return [self._delivery(r) for r in rows]
+
+    def add_delivery_attempt(self, attempt: DeliveryAttempt) -> None:
+        a = attempt
+        self._change(self._sql.insert_attempt, (a.upload_id, a.attempt, self._d.to_db(a.sent_at), a.status_code,
+                                                a.error, a.event))  # fmt: skip
+
+    def delivery_attempts(self, upload_id: str) -> list[DeliveryAttempt]:
+        f = self._d.from_db
+        rows = self._read(self._sql.select_attempts, (upload_id,))
+        return [DeliveryAttempt(r[0], r[1], f(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    def list_uploads(self, status=None, since=None, bucket=None, key_prefix=None, limit=100):
+        where, params = [], []
+        for condition, value in (("status = ?", status), ("created_at >= ?", self._d.to_db(since)),
+                                 ("bucket = ?", bucket)):  # fmt: skip
+            if value:
+                where.append(condition)
+                params.append(value)
+        sql = self._sql.list_uploads + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at DESC"
+        if not key_prefix:  # the prefix is matched in Python: exact (case-sensitive) on every database
+            sql += f" LIMIT {int(limit)}"
+        uploads = []
+        for r in self._read(self._d.sql(sql), params):
+            up = self._upload(r)
+            if key_prefix and not up.key.startswith(key_prefix):
+                continue
+            uploads.append(up)
+            if len(uploads) >= limit:
+                break
+        return uploads
 
     # --- callback hints ---
     def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
