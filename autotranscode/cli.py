@@ -17,6 +17,7 @@ COMMANDS = [
     "mct",
     "provision",
     "jobs",
+    "console",
     "redrive",
     "reconcile",
     "invoke",

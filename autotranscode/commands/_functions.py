@@ -36,18 +36,31 @@ def _is_local(endpoint: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1")
 
 
-def load_deps(args):
-    """Deps for the CLI; with a local MCT endpoint and no BCE_* env, the localcloud credentials are used."""
+def deps_env(args) -> dict[str, str]:
+    """The functions' environment for a CLI command; with a local MCT endpoint and no BCE_* env, the localcloud
+    credentials are added. Exits with status 2 on a config error."""
     from handlers.config import ENV_ACCESS_KEY, ENV_SECRET_KEY, ConfigError, load_config
-    from handlers.runtime import build_deps
 
     env = function_env(args)
     try:
         cfg = load_config(env)
-        if not env.get(ENV_ACCESS_KEY) and _is_local(cfg.mct.endpoint):
-            from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if not env.get(ENV_ACCESS_KEY) and _is_local(cfg.mct.endpoint):
+        from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 
-            env[ENV_ACCESS_KEY], env[ENV_SECRET_KEY] = DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+        env[ENV_ACCESS_KEY], env[ENV_SECRET_KEY] = DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+    return env
+
+
+def load_deps(args):
+    """Deps for the CLI (config, store, MCT client), from deps_env."""
+    from handlers.config import ConfigError
+    from handlers.runtime import build_deps
+
+    env = deps_env(args)
+    try:
         return build_deps(env)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -23,8 +23,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from handlers.store import DELIVERY_PENDING, FAILED, SUBMIT_FAILED
-    from handlers.submission import PlannedJob, submit_claim
+    from handlers.store import FAILED, SUBMIT_FAILED
 
     if not args.job_ids and not args.all_failed:
         print("error: name JOB_IDs or use --all-failed", file=sys.stderr)
@@ -49,14 +48,25 @@ def run(args) -> int:
         if args.dry_run:
             results.append({"target": job.target, "job_id": job.job_id, "outcome": "would redrive"})
             continue
-        if not store.reset_for_redrive(job.claim_id, deps.now()):
-            continue
-        store.reopen_upload(job.upload_id)
-        delivery = store.get_delivery(job.upload_id)
-        if delivery is not None:
-            store.record_delivery(replace(delivery, status=DELIVERY_PENDING, updated_at=deps.now()))
-        upload = store.get_upload(job.upload_id)
-        outcome = submit_claim(deps, upload, PlannedJob(job.target, job.kind, job.request))
-        results.append({"previous_job_id": job.job_id, **outcome})
+        outcome = redrive_job(deps, job)
+        if outcome is not None:
+            results.append({"previous_job_id": job.job_id, **outcome})
     print(json.dumps(results, indent=2))
     return 1 if any(r.get("outcome") in ("failed", "retryable") for r in results) else 0
+
+
+def redrive_job(deps, job) -> dict | None:
+    """Reset a FAILED / SUBMIT_FAILED job, reopen its upload (its done event goes out again) and submit it again;
+    None when someone else redrove it first or it is no longer failed. (Also the console's "redrive" action.)"""
+    from handlers.store import DELIVERY_PENDING
+    from handlers.submission import PlannedJob, submit_claim
+
+    store = deps.store
+    if not store.reset_for_redrive(job.claim_id, deps.now()):
+        return None
+    store.reopen_upload(job.upload_id)
+    delivery = store.get_delivery(job.upload_id)
+    if delivery is not None:
+        store.record_delivery(replace(delivery, status=DELIVERY_PENDING, updated_at=deps.now()))
+    upload = store.get_upload(job.upload_id)
+    return submit_claim(deps, upload, PlannedJob(job.target, job.kind, job.request))

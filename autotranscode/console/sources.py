@@ -1,0 +1,86 @@
+"""Where the console reads from: the store and MCT (the functions' Deps) and BOS (pre-signed URLs, playlists).
+
+`open_sources` is the one place that finds the configuration; it uses the same lookup as `autotranscode jobs`
+(--config / $AUTOTRANSCODE_CONFIG / $AUTOTRANSCODE_CONFIG_JSON, --store-url / $AUTOTRANSCODE_STORE_URL).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+ENV_BOS_ENDPOINT = "AUTOTRANSCODE_BOS_ENDPOINT"
+# How long a pre-signed media URL in a page stays valid.
+LINK_SECONDS = 3600
+
+
+class MediaLinks(Protocol):
+    origin: str  # scheme://host:port of the media URLs (the pages' Content-Security-Policy allows it)
+
+    def url(self, bucket: str, key: str) -> str: ...
+    def read_text(self, bucket: str, key: str) -> str | None: ...  # None: no such object
+
+
+class BosLinks:
+    """Pre-signed BOS URLs with the SDK's BosClient (the same code works against real BOS and localcloud)."""
+
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, session_token: str | None = None):
+        from baidubce.auth.bce_credentials import BceCredentials
+        from baidubce.bce_client_configuration import BceClientConfiguration
+        from baidubce.services.bos.bos_client import BosClient
+
+        credentials = BceCredentials(access_key, secret_key, session_token)
+        self.client = BosClient(BceClientConfiguration(credentials=credentials, endpoint=endpoint))
+        parsed = urlparse(endpoint if "://" in endpoint else f"http://{endpoint}")
+        self.origin = f"{parsed.scheme}://{parsed.netloc}"
+
+    def url(self, bucket: str, key: str) -> str:
+        url = self.client.generate_pre_signed_url(bucket, key, expiration_in_seconds=LINK_SECONDS)
+        return url.decode("utf-8") if isinstance(url, bytes) else str(url)
+
+    def read_text(self, bucket: str, key: str) -> str | None:
+        from baidubce.exception import BceHttpClientError
+
+        try:
+            data = self.client.get_object_as_string(bucket, key)
+        except BceHttpClientError as exc:
+            if getattr(getattr(exc, "last_error", None), "status_code", None) == 404:
+                return None
+            raise
+        return data.decode("utf-8") if isinstance(data, bytes) else str(data)
+
+
+@dataclass
+class Sources:
+    deps: Any  # handlers.runtime.Deps: config, store, MCT client (and what the actions need)
+    media: MediaLinks
+
+
+def bos_endpoint(env: dict[str, str], mct_endpoint: str, region: str, local: bool) -> str:
+    """$AUTOTRANSCODE_BOS_ENDPOINT, else localcloud's BOS next to a local MCT, else the region's BOS."""
+    if env.get(ENV_BOS_ENDPOINT):
+        return env[ENV_BOS_ENDPOINT]
+    if local:
+        from localcloud.defaults import BOS_PORT
+
+        host = urlparse(mct_endpoint if "://" in mct_endpoint else f"http://{mct_endpoint}").hostname
+        return f"http://{host}:{BOS_PORT}"
+    return f"https://{region}.bcebos.com"
+
+
+def open_sources(args) -> Sources:
+    """Config, store, MCT and BOS for the console, the way the other commands find them (exits 2 on a bad
+    config)."""
+    from autotranscode.commands._functions import _is_local, deps_env, load_deps
+    from handlers.config import ENV_ACCESS_KEY, ENV_SECRET_KEY, ENV_SESSION_TOKEN
+
+    env = deps_env(args)
+    deps = load_deps(args)
+    if getattr(args, "bos_endpoint", None):
+        env[ENV_BOS_ENDPOINT] = args.bos_endpoint
+    mct = deps.config.mct
+    endpoint = bos_endpoint({**os.environ, **env}, mct.endpoint, mct.region, _is_local(mct.endpoint))
+    links = BosLinks(endpoint, env[ENV_ACCESS_KEY], env[ENV_SECRET_KEY], env.get(ENV_SESSION_TOKEN) or None)
+    return Sources(deps, links)
