@@ -31,8 +31,9 @@ class BosLinks:
         from baidubce.bce_client_configuration import BceClientConfiguration
         from baidubce.services.bos.bos_client import BosClient
 
-        credentials = BceCredentials(access_key, secret_key, session_token)
-        self.client = BosClient(BceClientConfiguration(credentials=credentials, endpoint=endpoint))
+        credentials = BceCredentials(access_key, secret_key)
+        config = BceClientConfiguration(credentials=credentials, endpoint=endpoint, security_token=session_token)
+        self.client = BosClient(config)
         parsed = urlparse(endpoint if "://" in endpoint else f"http://{endpoint}")
         self.origin = f"{parsed.scheme}://{parsed.netloc}"
 
@@ -84,3 +85,14 @@ def open_sources(args) -> Sources:
     endpoint = bos_endpoint({**os.environ, **env}, mct.endpoint, mct.region, _is_local(mct.endpoint))
     links = BosLinks(endpoint, env[ENV_ACCESS_KEY], env[ENV_SECRET_KEY], env.get(ENV_SESSION_TOKEN) or None)
     return Sources(deps, links)
+
+
+def sources_for_stack(stack) -> Sources:
+    """The console over a running localcloud (`autotranscode up`, the demo, tests): the functions' own config,
+    store and credentials, and the stack's BOS."""
+    from handlers.config import ENV_ACCESS_KEY, ENV_SECRET_KEY
+    from handlers.runtime import build_deps
+
+    env = stack.runtime.function_env(next(iter(stack.runtime.functions)))
+    deps = build_deps(env)
+    return Sources(deps, BosLinks(stack.bos_endpoint, env[ENV_ACCESS_KEY], env[ENV_SECRET_KEY]))
