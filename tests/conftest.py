@@ -12,7 +12,7 @@ DB_URL_VARS = {"mysql": "AUTOTRANSCODE_TEST_MYSQL_URL", "postgresql": "AUTOTRANS
 
 
 def pytest_collection_modifyitems(config, items):
-    """tests/unit → unit, tests/integration → integration, tests/db → db, tests/browser → browser; `slow` tests only with -m slow."""
+    """Mark by folder (unit, integration, db, browser); `slow` tests only with -m slow."""
     run_slow = "slow" in (config.getoption("-m") or "")
     skip_slow = pytest.mark.skip(reason="long case: run with -m slow (make test-all)")
     for item in items:

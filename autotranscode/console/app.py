@@ -305,14 +305,15 @@ def _redrive(deps, claim_id: str) -> tuple[str | None, str | None]:
 
 def _deliver(deps, upload_id: str) -> str | None:
     from handlers import completion
-    from handlers.store import DELIVERY_DELIVERED
+    from handlers.store import DELIVERY_DELIVERED, UPLOAD_DONE
 
-    if deps.store.get_upload(upload_id) is None:
+    upload = deps.store.get_upload(upload_id)
+    if upload is None:
         return None
-    delivery = completion.deliver(deps, upload_id)
-    if delivery is None or deps.config.downstream is None:
+    if deps.config.downstream is None or upload.status != UPLOAD_DONE or deps.store.get_delivery(upload_id) is None:
         return "no-delivery"
-    return "delivered" if delivery.status == DELIVERY_DELIVERED else "delivery-failed"
+    delivery = completion.deliver(deps, upload_id)
+    return "delivered" if delivery is not None and delivery.status == DELIVERY_DELIVERED else "delivery-failed"
 
 
 def _sweep(deps) -> str:
