@@ -261,6 +261,7 @@ def build_app(sources: Sources, settings: ConsoleSettings) -> Starlette:
         Route("/login", login, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
     ]
+
     async def guard(request: Request, call_next):
         if settings.tokens_for_reads and request.url.path != "/login":
             cookie = request.cookies.get(SESSION_COOKIE, "")
