@@ -5,7 +5,7 @@ For each round, in turn: (1) a bare handler — ``Logger`` + ``@logger.inject_la
 ``handlers.on_upload`` with an upload event for a new object (3 targets, mediainfo_check off: the probe is MCT's
 time, P3 counts round trips) against localcloud MCT; (3) ``handlers.on_notification`` with a callback for a job that
 exists in MCT and in the store; (4) for reference, the floor: a process that only imports what any MCT function
-needs — Powertools' Logger and the BCE SDK's MediaClient (with handlers.sdk_imports). Each process gets a fresh
+needs — Powertools' Logger and the BCE SDK's MediaClient (with handlers.adapters.sdk_imports). Each process gets a fresh
 SQLite store file, like a new CFC instance's /tmp. Time = from spawning the process until its first event is handled
 (interpreter start, imports, cold-start init, first invocation: what the first event of a cold CFC instance waits
 for); the child also reports its import and first-invocation times. ratio = median function time / median bare time
@@ -54,7 +54,7 @@ if kind == "bare":
     context = Context()
 elif kind == "dependencies":  # the floor: Powertools' Logger + the SDK's MediaClient, nothing of ours
     from aws_lambda_powertools import Logger
-    from handlers import sdk_imports
+    from handlers.adapters import sdk_imports
 
     sdk_imports.prepare()
     import baidubce.services.media.media_client
@@ -107,7 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args(argv)
 
-    from handlers.store import KIND_TRANSCODE, Job, Upload, claim_id_for, open_store, upload_id_for, utcnow
+    from handlers.adapters.store import open_store
+    from handlers.domain.clock import utcnow
+    from handlers.domain.ids import claim_id_for, upload_id_for
+    from handlers.domain.records import Job, Upload
+    from handlers.domain.statuses import KIND_TRANSCODE
     from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
     from localcloud.mct.testing import running_mct
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import runtime
-from handlers.cfc_context import adapt_context
+from handlers import bootstrap
 from handlers.logs import logger
-from handlers.submission import RetryLater, process_upload_event
-from handlers.upload_events import UnknownEventShape
+from handlers.services.submit import RetryLater, process_upload_event
+from handlers.wire.cfc_context import adapt_context
+from handlers.wire.upload_events import UnknownEventShape
 
-runtime.init_at_cold_start()
+bootstrap.init_at_cold_start()
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -19,7 +19,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 @logger.inject_lambda_context(clear_state=True)
 def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    deps = runtime.get_deps()
+    deps = bootstrap.get_deps()
     first = (event.get("events") or event.get("Records") or [{}])[0] if isinstance(event, dict) else {}
     logger.set_correlation_id(first.get("eventId") if isinstance(first, dict) else None)
     try:

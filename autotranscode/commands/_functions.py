@@ -56,8 +56,8 @@ def deps_env(args) -> dict[str, str]:
 
 def load_deps(args):
     """Deps for the CLI (config, store, MCT client), from deps_env."""
+    from handlers.bootstrap import build_deps
     from handlers.config import ConfigError
-    from handlers.runtime import build_deps
 
     env = deps_env(args)
     try:

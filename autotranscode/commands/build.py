@@ -51,7 +51,8 @@ def _build(args, handlers: Path, config: Path, stage: Path) -> int:
         if proc.returncode:
             print("error: pip could not fetch manylinux/py3.10 wheels for every requirement", file=sys.stderr)
             return proc.returncode
-    shutil.copytree(handlers, stage / "handlers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # handlers/testing holds the in-memory twins of the store and MCT: tests only, never deployed.
+    shutil.copytree(handlers, stage / "handlers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "testing"))
     shutil.copy2(config, stage / config.name)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -117,7 +117,7 @@ def build_app(sources: Sources, settings: ConsoleSettings) -> Starlette:
     # --- list ---------------------------------------------------------------------------------------------------
     def upload_rows(params) -> tuple[list[views.UploadRow], str | None]:
         from autotranscode.commands.jobs import parse_since
-        from handlers.store import utcnow
+        from handlers.domain.clock import utcnow
 
         status_filter = params.get("status", "")
         if status_filter not in views.UPLOAD_FILTERS:
@@ -295,18 +295,18 @@ def _by_height(row: views.JobRow) -> int:
 
 
 def _redrive(deps, claim_id: str) -> tuple[str | None, str | None]:
-    from autotranscode.commands.redrive import redrive_job
+    from handlers.services.redrive import redrive
 
     job = deps.store.get_claim(claim_id)
     if job is None:
         return None, None
-    outcome = redrive_job(deps, job)
-    return job.upload_id, "redriven" if outcome else "redrive-skipped"
+    [result] = redrive(deps, [job])
+    return job.upload_id, "redriven" if "previous_job_id" in result else "redrive-skipped"
 
 
 def _deliver(deps, upload_id: str) -> str | None:
-    from handlers import completion
-    from handlers.store import DELIVERY_DELIVERED, UPLOAD_DONE
+    from handlers.domain.statuses import DELIVERY_DELIVERED, UPLOAD_DONE
+    from handlers.services import completion
 
     upload = deps.store.get_upload(upload_id)
     if upload is None:
@@ -320,7 +320,7 @@ def _deliver(deps, upload_id: str) -> str | None:
 def _sweep(deps) -> str:
     from datetime import timedelta
 
-    from handlers.reconcile import reconcile
+    from handlers.services.reconcile import reconcile
 
     reconcile(deps, stale_after=timedelta(0))  # "now": every job still in flight is read from MCT
     return "swept"

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 
 from autotranscode.console import views
-from handlers.store import Upload
+from handlers.domain.records import Upload
 from handlers.wire.hls_master import default_master_key, resolve
 
 _URI_ATTR = re.compile(r'URI="([^"]*)"')

@@ -55,7 +55,7 @@ class BosLinks:
 
 @dataclass
 class Sources:
-    deps: Any  # handlers.runtime.Deps: config, store, MCT client (and what the actions need)
+    deps: Any  # handlers.services.deps.Deps: config, store, MCT client (and what the actions need)
     media: MediaLinks
 
 
@@ -90,8 +90,8 @@ def open_sources(args) -> Sources:
 def sources_for_stack(stack) -> Sources:
     """The console over a running localcloud (`autotranscode up`, the demo, tests): the functions' own config,
     store and credentials, and the stack's BOS."""
+    from handlers.bootstrap import build_deps
     from handlers.config import ENV_ACCESS_KEY, ENV_SECRET_KEY
-    from handlers.runtime import build_deps
 
     env = stack.runtime.function_env(next(iter(stack.runtime.functions)))
     deps = build_deps(env)

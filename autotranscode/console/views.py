@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from handlers.store import FAILED, KIND_THUMBNAIL, SUBMIT_FAILED, SUCCESS, UPLOAD_DONE, Job, Upload
+from handlers.domain.records import Job, Upload
+from handlers.domain.statuses import FAILED, KIND_THUMBNAIL, SUBMIT_FAILED, SUCCESS, UPLOAD_DONE
 
 # Upload filter values (the list page's status select) -> (store status, outcome it must have or None).
 UPLOAD_FILTERS = {

@@ -84,7 +84,7 @@ class ConsoleWorld:
         self.upload_id: str | None = None
 
     def upload(self) -> str:
-        from handlers.store import upload_id_for
+        from handlers.domain.ids import upload_id_for
 
         with self._uploaded:
             if self.upload_id is None:
@@ -94,7 +94,7 @@ class ConsoleWorld:
             return self.upload_id
 
     def wait_done(self, timeout: float = 120) -> str:
-        from handlers.store import SqlStore
+        from handlers.adapters.store import SqlStore
 
         upload_id = self.upload()
         store = SqlStore(f"sqlite:///{self.stack.data_dir / 'autotranscode.sqlite3'}")

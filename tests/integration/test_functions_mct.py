@@ -12,15 +12,19 @@ from datetime import timedelta
 
 import pytest
 
-from handlers import runtime
+from handlers import bootstrap
+from handlers.adapters.mct_sdk import SdkMct
+from handlers.adapters.store import SqlStore
 from handlers.config import parse_config
-from handlers.mct import MctNotFound, SdkMct
-from handlers.reconcile import reconcile
-from handlers.runtime import Deps
-from handlers.signing import verify_downstream_signature
-from handlers.store import SUCCESS, UPLOAD_DONE, SqlStore, upload_id_for, utcnow
-from handlers.submission import process_upload_event
+from handlers.domain.clock import utcnow
+from handlers.domain.ids import upload_id_for
+from handlers.domain.statuses import SUCCESS, UPLOAD_DONE
+from handlers.services.deps import Deps
+from handlers.services.ports import MctNotFound
+from handlers.services.reconcile import reconcile
+from handlers.services.submit import process_upload_event
 from handlers.webhook_app import app as webhook_app
+from handlers.wire.downstream import verify_downstream_signature
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from localcloud.mct.testing import running_mct, wait_for_job
 from localcloud.samples import make_sample_clip
@@ -57,7 +61,7 @@ def cloud(tmp_path):
     webhook.stop()
     downstream.stop()
     mct.stop()
-    runtime.set_deps(None)
+    bootstrap.set_deps(None)
 
 
 def make_deps(tmp_path, mct, downstream, callback) -> Deps:
@@ -73,7 +77,7 @@ def make_deps(tmp_path, mct, downstream, callback) -> Deps:
     )
     sdk = SdkMct(mct.server.url, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY)
     deps = Deps(cfg, SqlStore(cfg.store_url), sdk)
-    runtime.set_deps(deps)
+    bootstrap.set_deps(deps)
     return deps
 
 
@@ -225,4 +229,4 @@ def test_unreliable_mct_still_one_job_per_target_and_one_event_per_upload(tmp_pa
             if server is not None:
                 server.stop()
         mct.stop()
-        runtime.set_deps(None)
+        bootstrap.set_deps(None)

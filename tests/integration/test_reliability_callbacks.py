@@ -16,9 +16,10 @@ from datetime import timedelta
 
 import requests
 
-from handlers.mct import JobView
-from handlers.reconcile import reconcile
-from handlers.store import FAILED, KIND_THUMBNAIL, PENDING, SUCCESS, UPLOAD_DONE, utcnow
+from handlers.domain.clock import utcnow
+from handlers.domain.statuses import FAILED, KIND_THUMBNAIL, PENDING, SUCCESS, UPLOAD_DONE
+from handlers.services.reconcile import reconcile
+from handlers.wire.mct_views import JobView
 from localcloud.faults import FaultConfig
 from localcloud.serve import serve_in_thread
 from tests.reliability_support import (

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 import requests
 
-from handlers.store import PENDING, SUCCESS
+from handlers.domain.statuses import PENDING, SUCCESS
 from localcloud import bce_auth
 from localcloud.bos import BosService
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY

@@ -14,11 +14,12 @@ from datetime import timedelta
 
 import pytest
 
-from handlers.mct import MctError
+from handlers.domain.clock import utcnow
+from handlers.domain.statuses import SUCCESS, UPLOAD_DONE
 from handlers.on_upload import handler as on_upload_handler
-from handlers.reconcile import reconcile
-from handlers.store import SUCCESS, UPLOAD_DONE, utcnow
-from handlers.submission import CLAIM_LEASE, RetryLater
+from handlers.services.ports import MctError
+from handlers.services.reconcile import reconcile
+from handlers.services.submit import CLAIM_LEASE, RetryLater
 from localcloud.faults import FaultConfig
 from tests.reliability_support import JOBS_PER_UPLOAD, PIPELINE, make_cloud, report, wait_for
 

@@ -20,8 +20,9 @@ from baidubce.bce_client_configuration import BceClientConfiguration
 from baidubce.exception import BceError
 from baidubce.services.bos.bos_client import BosClient
 
-from handlers.signing import verify_downstream_signature
-from handlers.store import SUCCESS, UPLOAD_DONE, SqlStore
+from handlers.adapters.store import SqlStore
+from handlers.domain.statuses import SUCCESS, UPLOAD_DONE
+from handlers.wire.downstream import verify_downstream_signature
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from localcloud.faults import FaultConfig
 from localcloud.samples import make_sample_clip

@@ -9,7 +9,7 @@ import requests
 
 from autotranscode.console.app import ConsoleSettings, build_app, check_settings
 from autotranscode.console.sources import Sources
-from handlers.submission import process_upload_event
+from handlers.services.submit import process_upload_event
 from localcloud.serve import serve_in_thread
 from tests.unit.handlers.conftest import bos_event, config_dict, make_deps
 
@@ -62,8 +62,8 @@ def upload(deps, key=HOSTILE, etag="etag-1"):
 
 
 def finish(deps, up, status="SUCCESS", error=None):
-    from handlers.callbacks import apply_job_view, read_job
-    from handlers.completion import maybe_complete
+    from handlers.services.callbacks import apply_job_view, read_job
+    from handlers.services.completion import maybe_complete
 
     for job in deps.store.jobs_for_upload(up.upload_id):
         kind_output = {"keys": ["thumbs/x/poster.jpg"]} if job.kind == "thumbnail" else {}

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from handlers.config import parse_config
-from handlers.mct import MemoryMct
-from handlers.runtime import Deps
-from handlers.store import MemoryStore
+from handlers.services.deps import Deps
+from handlers.testing.memory_mct import MemoryMct
+from handlers.testing.memory_store import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "events"

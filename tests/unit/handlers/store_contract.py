@@ -9,7 +9,10 @@ import threading
 from dataclasses import replace
 from datetime import timedelta
 
-from handlers.store import (
+from handlers.domain.clock import utcnow
+from handlers.domain.ids import claim_id_for, upload_id_for
+from handlers.domain.records import Delivery, DeliveryAttempt, Hint, Job, Upload
+from handlers.domain.statuses import (
     CLAIMED,
     DELIVERY_DELIVERED,
     DELIVERY_FAILED,
@@ -21,14 +24,7 @@ from handlers.store import (
     SUBMIT_FAILED,
     SUCCESS,
     UPLOAD_DONE,
-    Delivery,
-    DeliveryAttempt,
-    Hint,
-    Job,
-    Upload,
-    claim_id_for,
-    upload_id_for,
-    utcnow,
+    UPLOAD_OPEN,
 )
 
 LEASE = timedelta(minutes=5)
@@ -197,9 +193,16 @@ class StoreContract:
         store.record_submitted(job.claim_id, "job-r", now)
         assert not store.reset_for_redrive(job.claim_id, now)
         store.update_job_status("job-r", FAILED, {"error": {"code": "X"}}, now)
+        assert store.mark_upload_done(up.upload_id, now)
+        store.ensure_delivery(up.upload_id, now)
+        store.record_delivery(replace(store.get_delivery(up.upload_id), status=DELIVERY_DELIVERED, attempts=1))
         assert store.reset_for_redrive(job.claim_id, now)
         got = store.get_claim(job.claim_id)
         assert got.status == RETRYABLE and got.job_id is None
+        # The same transaction reopened the upload and made its delivery pending again.
+        assert store.get_upload(up.upload_id).status == UPLOAD_OPEN and store.get_upload(up.upload_id).done_at is None
+        assert store.get_delivery(up.upload_id).status == DELIVERY_PENDING
+        assert not store.reset_for_redrive(job.claim_id, now)  # already reset: nothing changes twice
         assert store.claim(make_job(up), now, LEASE)[1]
 
     def test_list_jobs_filters(self, store):
@@ -252,7 +255,10 @@ class StoreContract:
             replace(make_upload(key="x/c.mp4"), bucket="other", created_at=t0 + timedelta(minutes=20))
         )
         store.mark_upload_done(b.upload_id, utcnow())
-        ids = lambda ups: [u.upload_id for u in ups]  # noqa: E731
+
+        def ids(uploads):
+            return [u.upload_id for u in uploads]
+
         assert ids(store.list_uploads()) == [c.upload_id, b.upload_id, a.upload_id]
         assert ids(store.list_uploads(limit=2)) == [c.upload_id, b.upload_id]
         assert ids(store.list_uploads(status=UPLOAD_DONE)) == [b.upload_id]

@@ -1,4 +1,4 @@
-"""handlers.callback_inbox: callbacks acknowledged once durably recorded, then verified with get_job in the
+"""handlers.services.inbox: callbacks acknowledged once durably recorded, then verified with get_job in the
 background; deferred while the job is unknown (submission in flight) or MCT fails; left-over hints survive a stop."""
 
 from __future__ import annotations
@@ -8,10 +8,14 @@ from datetime import timedelta
 
 import pytest
 
-from handlers.callback_inbox import CallbackInbox
-from handlers.mct import MemoryMct
-from handlers.store import CLAIMED, SUCCESS, UPLOAD_DONE, Job, MemoryStore, Upload, claim_id_for, upload_id_for, utcnow
-from handlers.submission import process_upload_event
+from handlers.domain.clock import utcnow
+from handlers.domain.ids import claim_id_for, upload_id_for
+from handlers.domain.records import Job, Upload
+from handlers.domain.statuses import CLAIMED, SUCCESS, UPLOAD_DONE
+from handlers.services.inbox import CallbackInbox
+from handlers.services.submit import process_upload_event
+from handlers.testing.memory_mct import MemoryMct
+from handlers.testing.memory_store import MemoryStore
 from tests.unit.handlers.conftest import bos_event, make_deps
 
 

@@ -5,9 +5,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from handlers.cfc_context import adapt_context
 from handlers.logs import RedactingFilter, logger, redact, register_secret
-from handlers.signing import downstream_headers, sign_downstream, verify_downstream_signature
+from handlers.wire.cfc_context import adapt_context
+from handlers.wire.downstream import downstream_headers, sign_downstream, verify_downstream_signature
 
 BODY = '{"type":"autotranscode.upload.done"}'
 

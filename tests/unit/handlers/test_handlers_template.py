@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 from handlers.config import load_config
-from handlers.rules import rule_matches
+from handlers.domain.rules import rule_matches
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from handlers.validation import Invalid, Model, spec
+from handlers.config.validation import Invalid, Model, spec
 
 # [UNVERIFIED] no source says BOS URL-encodes content.object; bsam samples show plain keys. One switch, here.
 BOS_KEYS_ARE_ENCODED = False
