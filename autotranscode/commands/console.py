@@ -26,8 +26,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--bos-endpoint",
         default=None,
-        help="BOS endpoint for media links (default: $AUTOTRANSCODE_BOS_ENDPOINT, else localcloud's BOS when MCT "
-        "is local, else https://<mct.region>.bcebos.com)",
+        help="BOS endpoint for media links (default: the config's bos.endpoint or $AUTOTRANSCODE_BOS_ENDPOINT; "
+        "with neither, localcloud's BOS when MCT is local, else https://<mct.region>.bcebos.com)",
     )
     p.add_argument("--actions", action="store_true", help=f"enable actions (each needs ${ENV_CONSOLE_TOKEN})")
     p.set_defaults(func=run)

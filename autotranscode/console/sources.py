@@ -6,12 +6,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-ENV_BOS_ENDPOINT = "AUTOTRANSCODE_BOS_ENDPOINT"
 # How long a pre-signed media URL in a page stays valid.
 LINK_SECONDS = 3600
 
@@ -59,16 +57,16 @@ class Sources:
     media: MediaLinks
 
 
-def bos_endpoint(env: dict[str, str], mct_endpoint: str, region: str, local: bool) -> str:
-    """$AUTOTRANSCODE_BOS_ENDPOINT, else localcloud's BOS next to a local MCT, else the region's BOS."""
-    if env.get(ENV_BOS_ENDPOINT):
-        return env[ENV_BOS_ENDPOINT]
-    if local:
+def bos_endpoint(config, local: bool) -> str:
+    """The config's bos.endpoint (or $AUTOTRANSCODE_BOS_ENDPOINT); when that is only the region's default and MCT
+    is local, localcloud's BOS next to it."""
+    mct = config.mct
+    if local and config.bos.endpoint == f"https://{mct.region}.bcebos.com":
         from localcloud.defaults import BOS_PORT
 
-        host = urlparse(mct_endpoint if "://" in mct_endpoint else f"http://{mct_endpoint}").hostname
+        host = urlparse(mct.endpoint if "://" in mct.endpoint else f"http://{mct.endpoint}").hostname
         return f"http://{host}:{BOS_PORT}"
-    return f"https://{region}.bcebos.com"
+    return config.bos.endpoint
 
 
 def open_sources(args) -> Sources:
@@ -79,10 +77,7 @@ def open_sources(args) -> Sources:
 
     env = deps_env(args)
     deps = load_deps(args)
-    if getattr(args, "bos_endpoint", None):
-        env[ENV_BOS_ENDPOINT] = args.bos_endpoint
-    mct = deps.config.mct
-    endpoint = bos_endpoint({**os.environ, **env}, mct.endpoint, mct.region, _is_local(mct.endpoint))
+    endpoint = args.bos_endpoint or bos_endpoint(deps.config, _is_local(deps.config.mct.endpoint))
     links = BosLinks(endpoint, env[ENV_ACCESS_KEY], env[ENV_SECRET_KEY], env.get(ENV_SESSION_TOKEN) or None)
     return Sources(deps, links)
 

@@ -6,7 +6,8 @@ Where it comes from (first match wins):
 Secrets never live in the file: MCT credentials come from BCE_ACCESS_KEY_ID / BCE_ACCESS_KEY_SECRET
 (+ optional BCE_SESSION_TOKEN); the callback tokens and the downstream secret may be given in the file for local
 use but the env vars AUTOTRANSCODE_CALLBACK_SIGN_TOKEN, AUTOTRANSCODE_CALLBACK_URL_TOKEN and
-AUTOTRANSCODE_DOWNSTREAM_SECRET override them (use those in CFC). AUTOTRANSCODE_STORE_URL overrides store_url.
+AUTOTRANSCODE_DOWNSTREAM_SECRET override them (use those in CFC). AUTOTRANSCODE_STORE_URL overrides store_url,
+AUTOTRANSCODE_BOS_ENDPOINT overrides bos.endpoint.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from handlers.domain import rules as rules_mod
 ENV_CONFIG_JSON = "AUTOTRANSCODE_CONFIG_JSON"
 ENV_CONFIG_PATH = "AUTOTRANSCODE_CONFIG"
 ENV_STORE_URL = "AUTOTRANSCODE_STORE_URL"
+ENV_BOS_ENDPOINT = "AUTOTRANSCODE_BOS_ENDPOINT"
 ENV_SIGN_TOKEN = "AUTOTRANSCODE_CALLBACK_SIGN_TOKEN"
 ENV_URL_TOKEN = "AUTOTRANSCODE_CALLBACK_URL_TOKEN"
 ENV_DOWNSTREAM_SECRET = "AUTOTRANSCODE_DOWNSTREAM_SECRET"
@@ -138,6 +140,18 @@ class Thumbnail(Model):
     bucket: str | None = None
 
 
+def _playlist_name(v: str) -> str:
+    if not v.endswith(".m3u8") or "/" in v or "\\" in v or not v.strip() or any(c.isspace() for c in v):
+        raise ValueError("a file name ending in .m3u8, without slashes or spaces, e.g. master.m3u8")
+    return v
+
+
+class HlsMaster(Model):
+    enabled: bool = spec(True, doc="write a master playlist when every HLS rendition of an upload succeeded")
+    name: str = spec("master.m3u8", check=_playlist_name, doc="its file name, next to the renditions")
+    codecs: str = spec("avc1.640028,mp4a.40.2", doc="CODECS of every variant (RFC 6381); H.264 High + AAC-LC")
+
+
 class Rule(Model):
     name: str | None = None
     bucket: str = spec(check=_bucket)
@@ -146,6 +160,11 @@ class Rule(Model):
     pipeline: str | None = spec(None, doc="overrides mct.pipeline for this rule")
     targets: list[Target] = spec(default_factory=list)
     thumbnails: list[Thumbnail] = spec(default_factory=list)
+    hls_master: HlsMaster = spec(
+        default_factory=HlsMaster,
+        before=lambda v: {"enabled": v} if isinstance(v, bool) else v,
+        doc="adaptive-bitrate master playlist over the rule's HLS targets (false: none)",
+    )
 
     def __post_init__(self) -> None:
         if not self.targets and not self.thumbnails:
@@ -211,8 +230,17 @@ def _presets(v: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return v
 
 
+class BosConfig(Model):
+    endpoint: str = spec(
+        "",
+        check=lambda v: v.strip().rstrip("/"),
+        doc="BOS endpoint for writing HLS master playlists; default https://{mct.region}.bcebos.com",
+    )
+
+
 class Config(Model):
     mct: MctConfig
+    bos: BosConfig = spec(default_factory=BosConfig)
     rules: list[Rule] = spec(min_length=1)
     callback: CallbackConfig = spec(default_factory=CallbackConfig)
     store_url: str = DEFAULT_STORE_URL
@@ -227,6 +255,8 @@ class Config(Model):
     reconcile: ReconcileConfig = spec(default_factory=ReconcileConfig)
 
     def __post_init__(self) -> None:
+        if not self.bos.endpoint:
+            object.__setattr__(self.bos, "endpoint", f"https://{self.mct.region}.bcebos.com")
         problems = rules_mod.recursion_problems(self.rules)
         if problems:
             raise ValueError("outputs would re-trigger the upload function: " + "; ".join(problems))
@@ -274,6 +304,10 @@ def parse_config(data: Any, env: dict[str, str] | None = None, source: str = "co
     data = json.loads(json.dumps(data))  # deep copy; we add env overrides below
     if env.get(ENV_STORE_URL):
         data["store_url"] = env[ENV_STORE_URL]
+    if env.get(ENV_BOS_ENDPOINT):
+        bos = data.setdefault("bos", {})
+        if isinstance(bos, dict):
+            bos["endpoint"] = env[ENV_BOS_ENDPOINT]
     callback = data.setdefault("callback", {})
     if isinstance(callback, dict):
         if env.get(ENV_SIGN_TOKEN):

@@ -56,7 +56,8 @@ def verify_downstream_signature(
     return any(hmac.compare_digest(expected, part.strip()) for part in sig.split(","))
 
 
-def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
+def build_event(upload: Upload, jobs: list[Job], hls_master: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The event; `hls_master` ({"bucket", "key", "variants"}) names the adaptive-bitrate master playlist."""
     outputs, thumbnails, errors = [], [], []
     for j in jobs:
         target = j.request.get("target", {})
@@ -82,7 +83,7 @@ def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
             errors.append({"target": j.target, "job_id": j.job_id, **err})
     ok = sum(1 for j in jobs if j.status == SUCCESS)
     status = "SUCCESS" if ok == len(jobs) else ("FAILED" if ok == 0 else "PARTIAL")
-    return {
+    event: dict[str, Any] = {
         "type": EVENT_TYPE,
         "version": 1,
         "status": status,
@@ -100,3 +101,6 @@ def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
         "skipped": upload.skipped,
         "errors": errors,
     }
+    if hls_master:
+        event["playback"] = {"hls": hls_master}
+    return event

@@ -6,7 +6,8 @@ import requests
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import HOSTILE_KEY, screenshot, wait_for
+from tests.browser.conftest import screenshot
+from tests.console_support import HOSTILE_KEY, wait_for
 
 
 def _no_alert(driver) -> bool:
@@ -86,3 +87,30 @@ def test_actions_without_the_token_are_refused(world, browser):
     assert readonly.status_code == 403 and "read-only" in readonly.text
     browser.get(f"{world.readonly.url}/uploads/{upload_id}")
     assert not browser.find_elements(By.CSS_SELECTOR, "form[action^='/actions/']")
+
+
+def test_the_master_playlist_plays_adaptively_or_falls_back_to_mp4(abr_world, browser):
+    upload_id = abr_world.wait_done()
+    browser.get(f"{abr_world.console.url}/uploads/{upload_id}")
+    player = browser.find_element(By.ID, "abr-player")
+    assert "master.m3u8" in player.get_attribute("data-hls")
+    has_hls_js = browser.execute_script("return !!(window.Hls && window.Hls.isSupported())")
+    if has_hls_js:  # installed by `make console-player`: MSE playback switching between the two renditions
+        wait_for(lambda: browser.execute_script("return (arguments[0].hls.levels || []).length", player) == 2, 15,
+                 "hls.js to load the master playlist's two variants")  # fmt: skip
+    source = "return arguments[0].currentSrc"
+    wait_for(lambda: browser.execute_script(source, player).startswith("blob:") or ".mp4?" in browser.execute_script(
+        source, player), 15, "the player to pick its source (the stream, or the MP4 fallback)")  # fmt: skip
+    browser.execute_script("arguments[0].muted = true; arguments[0].play();", player)
+    wait_for(lambda: browser.execute_script("return arguments[0].currentTime", player) > 0.5, 30,
+             "the adaptive player to play")  # fmt: skip
+    src = browser.execute_script("return arguments[0].currentSrc", player)
+    if has_hls_js:
+        assert src.startswith("blob:")  # Media Source Extensions, fed by hls.js
+        heights = browser.execute_script("return arguments[0].hls.levels.map(l => l.height)", player)
+        assert sorted(heights) == [360, 480]
+    else:  # without hls.js (and no native HLS in Chromium) the MP4 rendition plays, and the page says why
+        assert ".mp4?authorization=" in src
+        note = browser.find_element(By.CSS_SELECTOR, ".player-note").text
+        assert "playing the MP4 rendition instead" in note
+    screenshot(browser, "console-abr")

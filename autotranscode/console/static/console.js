@@ -41,7 +41,7 @@ function note(video, text) {
 }
 
 function fallBack(video, why) {
-  if (video.dataset.mp4) {
+  if (video.dataset.mp4 && video.src !== video.dataset.mp4) {
     video.src = video.dataset.mp4;
     note(video, why + "; playing the MP4 rendition instead.");
   } else {
@@ -54,13 +54,16 @@ function players() {
     const url = video.dataset.hls;
     if (window.Hls && window.Hls.isSupported()) {
       const hls = new window.Hls();
+      video.hls = hls;  // for the browser tests: levels, currentLevel
       hls.on(window.Hls.Events.ERROR, (event, data) => {
         if (data.fatal) { hls.destroy(); fallBack(video, "HLS playback failed (" + data.details + ")"); }
       });
       hls.loadSource(url);
       hls.attachMedia(video);
     } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = url;  // Safari and other browsers that play HLS themselves
+      // Safari and other browsers that play HLS themselves; some answer "maybe" and then cannot.
+      video.addEventListener("error", () => fallBack(video, "This browser cannot play this HLS stream"), { once: true });
+      video.src = url;
     } else {
       fallBack(video, window.Hls ? "This browser cannot play HLS" : "No HLS player installed (make console-player)");
     }
