@@ -22,6 +22,7 @@ COMMANDS = [
     "reconcile",
     "invoke",
     "build",
+    "deploy",
 ]
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
 from pathlib import Path
 
 from autotranscode.console.app import ConsoleSettings
 from autotranscode.demo import TEMPLATE, DownstreamReceiver, demo_config
+from tests.waiting import wait_for
 
 HOSTILE_KEY = "incoming/<img src=x onerror=alert(1)>.mp4"
 CONSOLE_TOKEN = "browser-test-console-token-" + secrets.token_hex(8)
@@ -19,17 +19,6 @@ ABR_TARGETS = [
     {"name": "hls360", "preset": "bce.video_hls_640x360_600kbps", "key": "transcoded/{dir}/{stem}/{target}.{ext}"},
     {"name": "mp4360", "preset": "bce.video_mp4_640x360_600kbps", "key": "transcoded/{dir}/{stem}/{target}.{ext}"},
 ]
-
-
-def wait_for(condition, timeout: float, what: str, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 class ConsoleWorld:
@@ -80,16 +69,16 @@ class ConsoleWorld:
         upload_id = self.upload()
         store = SqlStore(f"sqlite:///{self.stack.data_dir / 'autotranscode.sqlite3'}")
         try:
-            wait_for(lambda: (u := store.get_upload(upload_id)) is not None and u.status == "DONE", timeout,
-                     "the upload to be done")  # fmt: skip
-            wait_for(lambda: store.delivery_attempts(upload_id), 30, "the done event's delivery")
+            wait_for(lambda: (u := store.get_upload(upload_id)) is not None and u.status == "DONE", timeout=timeout,
+                     what="the upload to be done")  # fmt: skip
+            wait_for(lambda: store.delivery_attempts(upload_id), timeout=30, what="the done event's delivery")
         finally:
             store.dispose()
         return upload_id
 
     def last_event(self) -> dict:
         """The newest "upload done" event the downstream receiver got."""
-        wait_for(lambda: self.receiver.events, 30, "the done event downstream")
+        wait_for(lambda: self.receiver.events, timeout=30, what="the done event downstream")
         return self.receiver.events[-1][0]
 
     def close(self) -> None:

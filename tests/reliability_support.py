@@ -36,6 +36,7 @@ from localcloud.mct.engine.thumbnail import thumbnail_key
 from localcloud.mct.testing import RunningMct, running_mct
 from localcloud.serve import RunningServer, serve_in_thread
 from tests.unit.handlers.receiver import Receiver
+from tests.waiting import mct_outstanding, pending_hints, wait_idle
 
 BUCKET = "uploads"
 PIPELINE = "autotranscode"
@@ -127,6 +128,12 @@ class Cloud:
     @property
     def backend(self):
         return self.mct.service.backend
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Until MCT has nothing queued, running or left to call back and the webhook has verified every accepted
+        callback: then a missing second event is really missing."""
+        wait_idle(lambda: mct_outstanding(self.mct.service), lambda: pending_hints(self.deps.store),
+                  timeout=timeout, what="MCT and the webhook")  # fmt: skip
 
     def stop(self) -> None:
         for server in (self.webhook, self.downstream, *self.servers):
@@ -235,17 +242,6 @@ def make_cloud(
     if start:
         mct.service.start()
     return Cloud(mct, deps, receiver, downstream, webhook, callback_url)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached after {timeout}s")
-        time.sleep(interval)
 
 
 def hints_drained(store) -> bool:

@@ -138,7 +138,7 @@ def describe(stack, console_url: str | None = None) -> str:
         f"localcloud is up (state in {stack.data_dir})",
         f"  BOS  {stack.bos_url}   BosClient endpoint={stack.bos_endpoint!r}",
         f"  MCT  {stack.mct_url}   MediaClient endpoint={stack.mct_endpoint!r}",
-        f"  CFC  {stack.cfc_url}",
+        f"  CFC  {stack.cfc_url}   HTTP triggers; CFC API for CfcClient and `autotranscode deploy --endpoint`",
         *([f"  console  {console_url}/   (read-only web console: uploads, jobs, renditions)"] if console_url else []),
         f"  credentials (local only): access key {stack.access_key!r}, secret key {stack.secret_key!r}",
     ]

@@ -187,7 +187,7 @@ class CallbackConfig(Model):
     endpoint: str | None = spec(None, doc="the notification endpoint as registered in MCT (SIGN)")
     path: str = "/mct/callback"
     max_body_bytes: int = spec(256 * 1024, ge=1024, le=10 * 1024 * 1024)
-    sign_max_age_seconds: int = spec(900, ge=0)
+    sign_max_age_seconds: int = spec(86_400, ge=0)  # a replay window, not an expiry (see wire/mct_sign.py)
     allow_unauthenticated: bool = spec(False, doc="accept callbacks without any auth (local only)")
 
     def __post_init__(self) -> None:

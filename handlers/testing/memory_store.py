@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers.domain.lifecycle import can_take_over
+from handlers.domain.lifecycle import can_take_over, is_advance
 from handlers.domain.records import Delivery, DeliveryAttempt, Hint, Job, Upload
 from handlers.domain.statuses import (
     CLAIMED,
@@ -18,7 +18,6 @@ from handlers.domain.statuses import (
     PENDING,
     RETRYABLE,
     RUNNING,
-    STATUS_RANK,
     SUBMIT_FAILED,
     UPLOAD_DONE,
     UPLOAD_OPEN,
@@ -84,7 +83,7 @@ class MemoryStore:
     def update_job_status(self, job_id: str, status: str, result: dict[str, Any], now: datetime) -> bool:
         with self._lock:
             cur = self.get_job(job_id)
-            if cur is None or STATUS_RANK[status] <= STATUS_RANK[cur.status]:
+            if cur is None or not is_advance(cur.status, status):
                 return False
             self.jobs[cur.claim_id] = replace(cur, status=status, result=copy.deepcopy(result), updated_at=now)
             return True

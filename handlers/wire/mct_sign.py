@@ -15,8 +15,9 @@ HEADER_TOKEN = "Notification-Auth-Token"
 
 def mct_notification_signature(token: str, endpoint: str, body: str, expire: str, user: str) -> str:
     """[INFERRED] MCT SIGN: HMAC-SHA256 hex keyed by the notification token over
-    "POST;{endpoint};{body};{expire};{user}". The doc only says "SHA256-HEX with your token" (reference mct-api §5);
-    this is the ONE place to change if the real formula differs (localcloud's notifier uses the same function)."""
+    "POST;{endpoint};{body};{expire};{user}". MCT's doc only says "SHA256-HEX with your token" (reference mct-api §5,
+    Corrections: Baidu's other media services document this formula). The client side's one place; localcloud's
+    notifier signs with its own code, and both are held to tests/fixtures/sign_vectors.json."""
     message = f"POST;{endpoint};{body};{expire};{user}"
     return hmac.new(token.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
 
@@ -42,13 +43,17 @@ def verify_mct_notification(
     expected = mct_notification_signature(token, endpoint, body, expire, user)
     if not hmac.compare_digest(expected.lower(), given.strip().lower()):
         return f"{HEADER_TOKEN} does not match"
-    # [INFERRED] Expire is a unix timestamp (seconds) after which the request is no longer valid.
+    # [UNVERIFIED] Expire is a unix timestamp in milliseconds (Baidu's media services; seconds accepted too) and "not a
+    # precise expiry, only used to compute the token": the user may be any string, and a correctly signed callback
+    # is refused on age alone only past a generous replay window (callback.sign_max_age_seconds, default one day).
     if max_age and expire.strip().isdigit():
         expire_at = int(expire.strip())
         if expire_at > 10**11:  # milliseconds
             expire_at //= 1000
         if expire_at < now - max_age:
-            return f"{HEADER_EXPIRE} {expire!r} is in the past"
+            return (
+                f"{HEADER_EXPIRE} {expire!r} is older than the replay window (callback.sign_max_age_seconds={max_age})"
+            )
     return None
 
 

@@ -23,6 +23,10 @@ BOS_KEYS_ARE_ENCODED = False
 CREATE_EVENT_TYPES = frozenset({"PutObject", "PostObject", "CompleteMultipartUpload", "CopyObject", "AppendObject"})
 
 
+# The log correlation id of an upload event (a JMESPath for Powertools' Logger): the BOS eventId, or S3's request id.
+CORRELATION_ID_PATH = 'events[0].eventId || Records[0].responseElements."x-amz-request-id"'
+
+
 @dataclass(frozen=True)
 class ObjectCreated:
     bucket: str

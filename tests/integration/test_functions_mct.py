@@ -7,7 +7,6 @@ webhook (handlers.webhook_app) -> get_job -> store -> "upload done" POSTed to a 
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 import pytest
@@ -30,6 +29,7 @@ from localcloud.mct.testing import running_mct, wait_for_job
 from localcloud.samples import make_sample_clip
 from localcloud.serve import serve_in_thread
 from tests.unit.handlers.receiver import Receiver
+from tests.waiting import mct_outstanding, pending_hints, wait_for, wait_idle
 
 KEY = "incoming/my clip 视频.mp4"
 URL_TOKEN = "it-url-token"
@@ -96,16 +96,6 @@ def upload_clip(mct, tmp_path, key=KEY, **clip):
     }, info.etag
 
 
-def wait_for(predicate, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError("condition not met")
-
-
 def test_upload_to_done_event_via_mct_callbacks(cloud, tmp_path):
     mct, receiver, downstream, webhook = cloud
     deps = make_deps(tmp_path, mct, downstream, {"url_token": URL_TOKEN})
@@ -135,7 +125,8 @@ def test_upload_to_done_event_via_mct_callbacks(cloud, tmp_path):
     assert done["skipped"][0]["target"] == "720p"
     uid = upload_id_for("uploads", KEY, etag)
     assert deps.store.get_upload(uid).status == UPLOAD_DONE
-    time.sleep(0.3)  # late/duplicate callbacks must not produce a second event
+    # Late/duplicate callbacks must not produce a second event: wait until none can still arrive.
+    wait_idle(lambda: mct_outstanding(mct.service), lambda: pending_hints(deps.store), what="MCT and the webhook")
     assert len(receiver.requests) == 1
 
 
@@ -216,7 +207,8 @@ def test_unreliable_mct_still_one_job_per_target_and_one_event_per_upload(tmp_pa
             return len(receiver.requests) >= 3 and all(u.status == UPLOAD_DONE for _, u in deps.store.list_jobs())
 
         wait_for(all_done, timeout=120)
-        time.sleep(0.5)  # duplicates/late callbacks still in flight must not add events
+        # Duplicates/late callbacks still in flight must not add events: wait until none can still arrive.
+        wait_idle(lambda: mct_outstanding(mct.service), lambda: pending_hints(deps.store), what="MCT and the webhook")
         reconcile(deps, stale_after=timedelta(0))
         bodies = [json.loads(r["body"]) for r in receiver.requests if r["status"] == 200]
         assert sorted(b["upload"]["key"] for b in bodies) == [f"incoming/clip{i}.mp4" for i in range(3)]

@@ -41,8 +41,8 @@ from tests.reliability_support import (
     mct_state,
     report,
     snapshot_store,
-    wait_for,
 )
+from tests.waiting import wait_for
 
 
 @pytest.fixture

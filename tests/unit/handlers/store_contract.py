@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from handlers.domain.clock import utcnow
 from handlers.domain.ids import claim_id_for, upload_id_for
+from handlers.domain.lifecycle import is_advance
 from handlers.domain.records import Delivery, DeliveryAttempt, Hint, Job, Upload
 from handlers.domain.statuses import (
     CLAIMED,
@@ -18,6 +19,7 @@ from handlers.domain.statuses import (
     DELIVERY_FAILED,
     DELIVERY_PENDING,
     FAILED,
+    MCT_STATUSES,
     PENDING,
     RETRYABLE,
     RUNNING,
@@ -124,6 +126,19 @@ class StoreContract:
         got = store.get_job("job-m")
         assert got.status == SUCCESS and got.result == {"output": {"video": {"w": 1}}}
         assert not store.update_job_status("job-unknown", SUCCESS, {}, now)
+
+    def test_status_updates_follow_the_domain_rule_for_every_pair(self, store):
+        # handlers.domain.lifecycle.is_advance is the rule; each store (SQL included) must decide the same way.
+        now = utcnow()
+        for n, (current, new) in enumerate((c, w) for c in MCT_STATUSES for w in MCT_STATUSES):
+            up = store.ensure_upload(make_upload(key=f"pairs/{n}.mp4"))
+            job, _ = store.claim(make_job(up), now, LEASE)
+            store.record_submitted(job.claim_id, f"job-pair-{n}", now)  # PENDING
+            if current != PENDING:
+                assert store.update_job_status(f"job-pair-{n}", current, {}, now)
+            changed = store.update_job_status(f"job-pair-{n}", new, {}, now)
+            assert changed == is_advance(current, new), (current, new)
+            assert store.get_job(f"job-pair-{n}").status == (new if changed else current)
 
     def test_jobs_for_upload_and_done_once(self, store):
         up = store.ensure_upload(make_upload())

@@ -1,3 +1,4 @@
+import json
 import threading
 
 import pytest
@@ -5,9 +6,7 @@ import pytest
 from handlers import bootstrap, on_upload
 from handlers.domain.ids import upload_id_for
 from handlers.domain.statuses import PENDING, RETRYABLE, SUBMIT_FAILED, UPLOAD_DONE
-from handlers.services.ports import MctError
 from handlers.services.submit import RetryLater, apply_mediainfo, larger_than_source, process_upload_event, source_frame
-from handlers.testing.memory_mct import MemoryMct
 from handlers.testing.memory_store import MemoryStore
 from tests.unit.handlers.conftest import bos_event, config_dict, load_event, make_deps
 
@@ -210,4 +209,24 @@ def test_mct_error_classification():
     assert classify(400, "RequestThrottled", "x").transient
     assert not classify(400, "InvalidArgument", "x").transient
     assert type(classify(404, "NoSuchJob", "x")).__name__ == "MctNotFound"
-    assert isinstance(MemoryMct, type) and issubclass(type(classify(500, None, "m")), MctError)
+    server_error = classify(500, None, "m")
+    assert server_error.transient and type(server_error).__name__ == "MctError" and server_error.status == 500
+
+
+@pytest.mark.parametrize(
+    "event, correlation_id",
+    [
+        (bos_event("incoming/x.mp4"), "ev-0"),
+        ({"Records": [{"eventName": "ObjectCreated:Put", "responseElements": {"x-amz-request-id": "REQ-1"},
+                       "s3": {"bucket": {"name": "uploads"}, "object": {"key": "incoming/y.mp4", "eTag": "e"}}}]},
+         "REQ-1"),
+    ],
+)  # fmt: skip
+def test_upload_logs_carry_the_event_id_as_correlation_id(event, correlation_id, log_output):
+    bootstrap.set_deps(make_deps())
+    try:
+        on_upload.handler(event, None)
+    finally:
+        bootstrap.set_deps(None)
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines() if line.startswith("{")]
+    assert lines and {line.get("correlation_id") for line in lines} == {correlation_id}
