@@ -119,6 +119,7 @@ def _start_console(stack, args):
     from autotranscode.commands.console import ENV_CONSOLE_TOKEN
     from autotranscode.console.app import ConsoleSettings, check_settings, is_loopback
     from autotranscode.console.serve import serve_for_stack
+    from handlers.config import ConfigError
     from localcloud.stack import PortInUse, check_port_free
 
     token = os.environ.get(ENV_CONSOLE_TOKEN) or None
@@ -130,7 +131,10 @@ def _start_console(stack, args):
     except PortInUse as exc:
         return None, str(exc)
     settings = ConsoleSettings(token=token, tokens_for_reads=not is_loopback(args.host))
-    return serve_for_stack(stack, host=args.host, port=args.console_port, settings=settings), None
+    try:
+        return serve_for_stack(stack, host=args.host, port=args.console_port, settings=settings), None
+    except ConfigError as exc:  # the template's functions have no usable config: localcloud still runs
+        return None, str(exc)
 
 
 def describe(stack, console_url: str | None = None) -> str:

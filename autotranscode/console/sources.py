@@ -86,8 +86,11 @@ def sources_for_stack(stack) -> Sources:
     """The console over a running localcloud (`autotranscode up`, the demo, tests): the functions' own config,
     store and credentials, and the stack's BOS."""
     from handlers.bootstrap import build_deps
-    from handlers.config import ENV_ACCESS_KEY, ENV_SECRET_KEY
+    from handlers.config import ENV_ACCESS_KEY, ENV_CONFIG_JSON, ENV_CONFIG_PATH, ENV_SECRET_KEY, ConfigError
 
-    env = stack.runtime.function_env(next(iter(stack.runtime.functions)))
+    envs = [stack.runtime.function_env(name) for name in stack.runtime.functions]
+    env = next((e for e in envs if e.get(ENV_CONFIG_JSON) or e.get(ENV_CONFIG_PATH)), None)
+    if env is None:
+        raise ConfigError(f"no function of the template has {ENV_CONFIG_PATH} or {ENV_CONFIG_JSON} in its environment")
     deps = build_deps(env)
     return Sources(deps, BosLinks(stack.bos_endpoint, env[ENV_ACCESS_KEY], env[ENV_SECRET_KEY]))
