@@ -79,6 +79,11 @@ def check_settings(host: str, token: str | None, actions: bool) -> str | None:
     return None
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison of any text (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
 def _session_value(token: str) -> str:
     """What the login cookie holds: derived from the token, so the cookie is not the token itself."""
     return hmac.new(token.encode(), b"autotranscode-console-session", hashlib.sha256).hexdigest()
@@ -95,7 +100,6 @@ def build_app(sources: Sources, settings: ConsoleSettings) -> Starlette:
         media_url=media.url,
         fmt_time=lambda dt: dt.strftime("%Y-%m-%d %H:%M:%S") if isinstance(dt, datetime) else (dt or ""),
         since=views.duration,
-        quote=quote,
         pretty=_pretty,
     )
     csp = (
@@ -108,7 +112,7 @@ def build_app(sources: Sources, settings: ConsoleSettings) -> Starlette:
         return templates.TemplateResponse(request, name, context, status_code=status)
 
     def token_ok(given: str | None) -> bool:
-        return bool(settings.token) and given is not None and hmac.compare_digest(given, settings.token)
+        return bool(settings.token) and given is not None and _same(given, settings.token or "")
 
     def bearer(request: Request) -> str | None:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
@@ -124,8 +128,8 @@ def build_app(sources: Sources, settings: ConsoleSettings) -> Starlette:
             return [], f"status must be one of {', '.join(repr(s) for s in views.UPLOAD_FILTERS if s)}"
         try:
             since = parse_since(params.get("since", "").strip() or None, utcnow())
-        except SystemExit as exc:
-            return [], str(exc.code).removeprefix("error: ").replace("--since", "since")
+        except ValueError as exc:
+            return [], f"since {exc}"
         store_status, must = views.UPLOAD_FILTERS[status_filter]
         uploads = store.list_uploads(
             status=store_status, since=since, bucket=params.get("bucket", "").strip() or None,
@@ -265,7 +269,7 @@ def build_app(sources: Sources, settings: ConsoleSettings) -> Starlette:
     async def guard(request: Request, call_next):
         if settings.tokens_for_reads and request.url.path != "/login":
             cookie = request.cookies.get(SESSION_COOKIE, "")
-            signed_in = bool(settings.token) and hmac.compare_digest(cookie, _session_value(settings.token))
+            signed_in = bool(settings.token) and _same(cookie, _session_value(settings.token))
             if not (signed_in or token_ok(bearer(request))):
                 if request.url.path.startswith("/actions/"):
                     return page(request, "refused.html", {"reason": "Refused: sign in with the console token."},

@@ -152,7 +152,7 @@ def test_actions_need_actions_enabled_and_the_token(world):
                              timeout=10)  # fmt: skip
     assert readonly.status_code == 403 and "read-only" in readonly.text
     url = console(token=TOKEN, actions=True)
-    for token in (None, "", "wrong-token"):
+    for token in (None, "", "wrong-token", "jeton-réservé"):
         data = {"claim_id": failed.claim_id, **({"token": token} if token is not None else {})}
         refused = requests.post(url + "/actions/redrive", data=data, timeout=10, allow_redirects=False)
         assert refused.status_code == 403 and "token is missing or wrong" in refused.text
