@@ -1,6 +1,7 @@
 import base64
 import json
 import time
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -13,7 +14,7 @@ from handlers.services.submit import process_upload_event
 from handlers.testing.memory_mct import MemoryMct
 from handlers.wire.downstream import build_event, verify_downstream_signature
 from handlers.wire.http import HttpRequest
-from handlers.wire.mct_sign import mct_notification_signature
+from handlers.wire.mct_sign import mct_notification_signature, verify_mct_notification
 from localcloud.serve import serve_in_thread
 from tests.unit.handlers.conftest import URL_TOKEN, bos_event, config_dict, load_event, make_deps
 from tests.unit.handlers.receiver import Receiver
@@ -235,11 +236,18 @@ def test_sign_expire_in_ms_or_s_and_any_user_are_accepted(expire, user):
     assert post_callback(deps, body, headers, {}).status_code == 200
 
 
-def test_signature_formula_matches_localcloud_notifier():
-    from localcloud.mct.notification_sign import sign_notification
+SIGN_VECTORS = json.loads((Path(__file__).parents[2] / "fixtures" / "sign_vectors.json").read_text(encoding="utf-8"))
 
-    args = ("tok", "http://h/cb?x=1", '{"a":"视频"}', "1700000000", "user")
-    assert mct_notification_signature(*args) == sign_notification(*args)
+
+@pytest.mark.parametrize("vector", SIGN_VECTORS["vectors"], ids=lambda v: v["name"])
+def test_sign_verification_agrees_with_the_fixed_vectors(vector):
+    # The same file checks localcloud's sender (tests/unit/test_mct_sign_vectors.py); the two share no code.
+    v = vector
+    assert mct_notification_signature(v["token"], v["endpoint"], v["body"], v["expire"], v["user"]) == v["signature"]
+    headers = {"Notification-Auth-Expire": v["expire"], "Notification-Auth-User": v["user"],
+               "Notification-Auth-Token": v["signature"]}  # fmt: skip
+    assert verify_mct_notification(v["token"], v["endpoint"], v["body"], headers, now=0, max_age=0) is None
+    assert verify_mct_notification("other", v["endpoint"], v["body"], headers, now=0, max_age=0) is not None
 
 
 # --- the CFC / API gateway / ASGI entrypoints -------------------------------------------------------------------------
