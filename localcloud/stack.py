@@ -44,7 +44,7 @@ from localcloud.storage import LocalStorage
 
 log = logging.getLogger(__name__)
 
-# The handlers' environment contract (handlers/config/settings.py): config file or inline JSON, store URL, MCT creds.
+# The handlers' environment contract (handlers/config/loading.py): config file or inline JSON, store URL, MCT creds.
 ENV_CONFIG_PATH = "AUTOTRANSCODE_CONFIG"
 ENV_CONFIG_JSON = "AUTOTRANSCODE_CONFIG_JSON"
 ENV_STORE_URL = "AUTOTRANSCODE_STORE_URL"
