@@ -20,6 +20,7 @@ COMMANDS = [
     "console",
     "redrive",
     "reconcile",
+    "events",
     "invoke",
     "build",
     "deploy",

@@ -152,5 +152,22 @@ def describe(stack, console_url: str | None = None) -> str:
         for t in spec.http_triggers:
             lines.append(f"  trigger  HTTP {','.join(t.methods)} {stack.cfc_url}{t.resource_path} -> {name}")
     watch = f"; or drop files into {stack.data_dir / 'buckets'}/<bucket>/" if stack.watch else ""
-    lines.append(f"Upload with the BOS SDK{watch}. Dead letters: {stack.runtime.dead_letter_dir}. Ctrl-C stops.")
+    lines.extend(events_report(stack.runtime))
+    lines.append(f"Upload with the BOS SDK{watch}. Ctrl-C stops.")
     return "\n".join(lines)
+
+
+def events_report(runtime) -> list[str]:
+    """What the durable event queue holds at start: events a previous run left, and dead letters."""
+    lines = []
+    if runtime.recovered:
+        lines.append(f"  events   {runtime.recovered} event(s) left by the last run are being delivered again")
+    dead = runtime.dead_letters()
+    if dead:
+        functions = ", ".join(sorted({d.function for d in dead}))
+        lines.append(
+            f"  events   {len(dead)} dead-lettered event(s) ({functions}) exhausted CFC's retries: "
+            "list them with `autotranscode events dead-letters`, run them again with "
+            "`autotranscode events replay --all`"
+        )
+    return lines
