@@ -19,6 +19,7 @@ COMMANDS = [
     "mct",
     "provision",
     "jobs",
+    "console",
     "redrive",
     "reconcile",
     "events",

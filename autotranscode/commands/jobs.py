@@ -34,6 +34,7 @@ def register(subparsers) -> None:
 
 
 def parse_since(text: str | None, now: datetime) -> datetime | None:
+    """An ISO time or an age before `now` (30m, 2h, 1d); ValueError naming the value and the forms."""
     if not text:
         return None
     units = {"m": "minutes", "h": "hours", "d": "days", "s": "seconds"}
@@ -42,9 +43,7 @@ def parse_since(text: str | None, now: datetime) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text.rstrip("Z"))
     except ValueError:
-        raise SystemExit(
-            f"error: --since {text!r}: use an ISO time (2026-11-23T10:00:00) or an age (30m, 2h, 1d)"
-        ) from None
+        raise ValueError(f"{text!r}: use an ISO time (2026-11-23T10:00:00) or an age (30m, 2h, 1d)") from None
     return parsed.replace(tzinfo=None)
 
 
@@ -69,7 +68,10 @@ def run_list(args) -> int:
     from handlers.domain.clock import utcnow
 
     deps = load_deps(args)
-    since = parse_since(args.since, utcnow())
+    try:
+        since = parse_since(args.since, utcnow())
+    except ValueError as exc:
+        raise SystemExit(f"error: --since {exc}") from None
     rows = [_row(j, u) for j, u in deps.store.list_jobs(args.status, since, args.bucket, args.prefix, args.limit)]
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))

@@ -20,6 +20,7 @@ ENV_CONFIG_PATH, ENV_CONFIG_JSON, ENV_STORE_URL = (
     "AUTOTRANSCODE_CONFIG_JSON",
     "AUTOTRANSCODE_STORE_URL",
 )
+CONSOLE_PORT = 18083
 
 
 def register(subparsers) -> None:
@@ -50,6 +51,10 @@ def register(subparsers) -> None:
         metavar="NAME=VALUE",
         help="extra environment variable for every function (repeatable)",
     )
+    p.add_argument(
+        "--console-port", type=int, default=CONSOLE_PORT, help="web console port (default: %(default)s; 0 = any free)"
+    )
+    p.add_argument("--no-console", action="store_true", help="do not serve the web console")
     p.add_argument("--no-watch", action="store_true", help="do not turn files dropped into bucket dirs into events")
     p.add_argument("--faults", default=None, help='fault injection, e.g. "api_error_rate=0.2,bos_redeliveries=1"')
     p.add_argument(
@@ -128,16 +133,23 @@ def run(args) -> int:
         stack.stop()
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    console = None
+    if not args.no_console:
+        console, problem = _start_console(stack, args)
+        if problem:
+            print(f"console not started: {problem}", file=sys.stderr)
     stopped = threading.Event()
     try:  # from here on every way out (Ctrl-C, SIGTERM, an error) stops the stack before the interpreter exits
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-        print(describe(stack), flush=True)
+        print(describe(stack, console.url if console is not None else None), flush=True)
         while not stopped.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
     finally:
         print("stopping localcloud ...", flush=True)
+        if console is not None:
+            console.stop()
         stack.stop()
     return 0
 
@@ -230,12 +242,38 @@ def write_stack_state(stack, config_path: Path) -> Path:
                        template=str(stack.template_path))  # fmt: skip
 
 
-def describe(stack) -> str:
+def _start_console(stack, args):
+    """The read-only console next to the stack (same host); -> (server or None, why not)."""
+    import os
+
+    from autotranscode.commands.console import ENV_CONSOLE_TOKEN
+    from autotranscode.console.app import ConsoleSettings, check_settings, is_loopback
+    from autotranscode.console.serve import serve_for_stack
+    from handlers.config import ConfigError
+    from localcloud.stack import PortInUse, check_port_free
+
+    token = os.environ.get(ENV_CONSOLE_TOKEN) or None
+    problem = check_settings(args.host, token, actions=False)
+    if problem:
+        return None, problem
+    try:
+        check_port_free("console", args.host, args.console_port)
+    except PortInUse as exc:
+        return None, str(exc)
+    settings = ConsoleSettings(token=token, tokens_for_reads=not is_loopback(args.host))
+    try:
+        return serve_for_stack(stack, host=args.host, port=args.console_port, settings=settings), None
+    except ConfigError as exc:  # the template's functions have no usable config: localcloud still runs
+        return None, str(exc)
+
+
+def describe(stack, console_url: str | None = None) -> str:
     lines = [
         f"localcloud is up (state in {stack.data_dir})",
         f"  BOS  {stack.bos_url}   BosClient endpoint={stack.bos_endpoint!r}",
         f"  MCT  {stack.mct_url}   MediaClient endpoint={stack.mct_endpoint!r}",
         f"  CFC  {stack.cfc_url}   HTTP triggers; CFC API for CfcClient and `autotranscode deploy --endpoint`",
+        *([f"  console  {console_url}/   (read-only web console: uploads, jobs, renditions)"] if console_url else []),
         f"  credentials (local only): access key {stack.access_key!r}, secret key {stack.secret_key!r}",
     ]
     for name, spec in stack.runtime.functions.items():

@@ -6,7 +6,8 @@ Where it comes from (first match wins):
 Secrets never live in the file: MCT credentials come from BCE_ACCESS_KEY_ID / BCE_ACCESS_KEY_SECRET
 (+ optional BCE_SESSION_TOKEN); the callback tokens and the downstream secret may be given in the file for local
 use but the env vars AUTOTRANSCODE_CALLBACK_SIGN_TOKEN, AUTOTRANSCODE_CALLBACK_URL_TOKEN and
-AUTOTRANSCODE_DOWNSTREAM_SECRET override them (use those in CFC). AUTOTRANSCODE_STORE_URL overrides store_url.
+AUTOTRANSCODE_DOWNSTREAM_SECRET override them (use those in CFC). AUTOTRANSCODE_STORE_URL overrides store_url,
+AUTOTRANSCODE_BOS_ENDPOINT overrides bos.endpoint.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from handlers.config.models import ENV_SIGN_TOKEN, ENV_URL_TOKEN, Config, MctCre
 ENV_CONFIG_JSON = "AUTOTRANSCODE_CONFIG_JSON"
 ENV_CONFIG_PATH = "AUTOTRANSCODE_CONFIG"
 ENV_STORE_URL = "AUTOTRANSCODE_STORE_URL"
+ENV_BOS_ENDPOINT = "AUTOTRANSCODE_BOS_ENDPOINT"
 ENV_DOWNSTREAM_SECRET = "AUTOTRANSCODE_DOWNSTREAM_SECRET"
 ENV_ACCESS_KEY = "BCE_ACCESS_KEY_ID"
 ENV_SECRET_KEY = "BCE_ACCESS_KEY_SECRET"
@@ -74,6 +76,10 @@ def parse_config(data: Any, env: dict[str, str] | None = None, source: str = "co
     data.pop(SCHEMA_KEY, None)
     if env.get(ENV_STORE_URL):
         data["store_url"] = env[ENV_STORE_URL]
+    if env.get(ENV_BOS_ENDPOINT):
+        bos = data.setdefault("bos", {})
+        if isinstance(bos, dict):
+            bos["endpoint"] = env[ENV_BOS_ENDPOINT]
     callback = data.setdefault("callback", {})
     if isinstance(callback, dict):
         if env.get(ENV_SIGN_TOKEN):

@@ -64,7 +64,8 @@ def event_id(upload: Upload, jobs: list[Job]) -> str:
     return "evt-" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
 
 
-def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
+def build_event(upload: Upload, jobs: list[Job], hls_master: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The event; `hls_master` ({"bucket", "key", "variants"}) names the adaptive-bitrate master playlist."""
     outputs, thumbnails, errors = [], [], []
     for j in jobs:
         target = j.request.get("target", {})
@@ -96,7 +97,7 @@ def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
     ok = sum(1 for j in jobs if j.status == SUCCESS)
     status = "SUCCESS" if jobs and ok == len(jobs) else ("FAILED" if ok == 0 else "PARTIAL")
     attempt = max((j.attempts for j in jobs), default=1)
-    return {
+    event: dict[str, Any] = {
         "type": EVENT_TYPE,
         "version": 1,
         "id": event_id(upload, jobs),
@@ -116,3 +117,6 @@ def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
         "skipped": upload.skipped,
         "errors": errors,
     }
+    if hls_master:
+        event["playback"] = {"hls": hls_master}
+    return event
