@@ -23,35 +23,31 @@ def register_config_secrets(cfg: config_mod.Config) -> None:
 
 
 def build_deps(
-    env: dict[str, str] | None = None,
-    mct: MctPort | None = None,
-    store: Store | None = None,
+    env: dict[str, str] | None = None, mct: MctPort | None = None, store: Store | None = None,
     bos: BosPort | None = None,
-) -> Deps:
+) -> Deps:  # fmt: skip
     """Load and validate everything; raise ConfigError with a clear message at cold start."""
     cfg = config_mod.load_config(env)
     register_config_secrets(cfg)
-    creds = None
     if mct is None:
         creds = config_mod.credentials_from_env(env)
         register_secret(creds.secret_access_key.get_secret_value())
         if creds.session_token:
             register_secret(creds.session_token.get_secret_value())
+        if bos is None:  # the same key writes the HLS master playlists next to the renditions
+            bos = SdkBos(
+                cfg.bos.endpoint,
+                creds.access_key_id,
+                creds.secret_access_key.get_secret_value(),
+                creds.session_token.get_secret_value() if creds.session_token else None,
+                cfg.mct.timeout_seconds,
+            )
         mct = SdkMct(
             cfg.mct.endpoint,
             creds.access_key_id,
             creds.secret_access_key.get_secret_value(),
             creds.session_token.get_secret_value() if creds.session_token else None,
             cfg.mct.timeout_seconds,
-        )
-    if bos is None and creds is not None:
-        # The same key reads BOS (the sweep's listing, the version check): it needs BOS read access.
-        bos = SdkBos(
-            cfg.bos_endpoint,
-            creds.access_key_id,
-            creds.secret_access_key.get_secret_value(),
-            creds.session_token.get_secret_value() if creds.session_token else None,
-            cfg.bos.timeout_seconds,
         )
     if store is None:
         store = open_store(cfg.store_url)

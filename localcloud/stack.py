@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 ENV_CONFIG_PATH = "AUTOTRANSCODE_CONFIG"
 ENV_CONFIG_JSON = "AUTOTRANSCODE_CONFIG_JSON"
 ENV_STORE_URL = "AUTOTRANSCODE_STORE_URL"
-ENV_BOS_ENDPOINT = "AUTOTRANSCODE_BOS_ENDPOINT"
+ENV_BOS_ENDPOINT = "AUTOTRANSCODE_BOS_ENDPOINT"  # the functions read and write this BOS
 ENV_ACCESS_KEY = "BCE_ACCESS_KEY_ID"
 ENV_SECRET_KEY = "BCE_ACCESS_KEY_SECRET"
 
@@ -91,16 +91,12 @@ def load_mct_service():
 
 
 def local_function_env(
-    functions: Mapping[str, FunctionSpec],
-    mct_url: str | None,
-    data_dir: Path,
-    access_key: str,
-    secret_key: str,
+    functions: Mapping[str, FunctionSpec], mct_url: str | None, data_dir: Path, access_key: str, secret_key: str,
     bos_url: str | None = None,
-) -> dict[str, object]:
-    """Overrides so the template's functions use localcloud: the local credentials, this BOS, a store under
-    ``data_dir``, and (per function) the config file the template names, inlined with ``mct.endpoint`` pointed at
-    this MCT (the MCT endpoint lives in the config file, not in an env var)."""
+) -> dict[str, object]:  # fmt: skip
+    """Overrides so the template's functions use localcloud: the local MCT credentials, a store under
+    ``data_dir``, this BOS (``bos_url``), and (per function) the config file the template names, inlined with
+    ``mct.endpoint`` pointed at this MCT (the endpoint lives in the config file, not in an env var)."""
     overrides: dict[str, object] = {
         ENV_ACCESS_KEY: access_key,
         ENV_SECRET_KEY: secret_key,
@@ -125,6 +121,26 @@ def local_function_env(
             config["mct"]["endpoint"] = mct_url
         overrides[name] = {ENV_CONFIG_JSON: json.dumps(config)}
     return overrides
+
+
+def cors_for_reads(app):
+    """Let pages read objects (the console's HLS player fetches segments with XHR): GET/HEAD answers carry
+    ``Access-Control-Allow-Origin: *``. Safe because a read still needs its own pre-signed URL; on real BOS the
+    bucket's CORS rules do this (PutBucketCors)."""
+
+    async def with_cors(scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
+            return await app(scope, receive, send)
+
+        async def send_with_cors(message):
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"access-control-allow-origin", b"*")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return await app(scope, receive, send_with_cors)
+
+    return with_cors
 
 
 class LocalStack:
@@ -246,9 +262,11 @@ class LocalStack:
                 self.mct.server_name = server.endpoint
                 self.mct.start()
                 mct_url = server.url
-            self.ports["bos"] = self.ports["bos"] or free_port(self.host)  # the functions' config names it
+            if not self.ports["bos"]:  # BOS starts last, but the functions' environment names it: pick its port now
+                self.ports["bos"] = free_port(self.host)
             bos_url = f"http://{self.host}:{self.ports['bos']}"
-            overrides = local_function_env(functions, mct_url, self.data_dir, self.access_key, self.secret_key, bos_url)
+            overrides = local_function_env(functions, mct_url, self.data_dir, self.access_key, self.secret_key,
+                                           bos_url)  # fmt: skip
             for key, value in self.user_overrides.items():
                 if isinstance(value, Mapping) and isinstance(overrides.get(key), Mapping):
                     overrides[key] = {**overrides[key], **value}
@@ -273,7 +291,7 @@ class LocalStack:
                 watch=self.watch,
                 faults=self.faults,
             )
-            self._serve("bos", self.bos.app)
+            self._serve("bos", cors_for_reads(self.bos.app))
             self.bos.start()
             self.scheduler = CrontabScheduler(
                 triggers_of(functions), self.runtime.invoke, every=self.crontab_every

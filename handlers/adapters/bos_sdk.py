@@ -1,9 +1,12 @@
-"""BOS through baidubce's BosClient (the real SDK): the sweep's listing and an object's current etag. Errors become
-BosError with `transient` saying whether trying again can help."""
+"""BOS through baidubce's BosClient (the real SDK), for the few calls the functions make: HLS master playlists
+(get_text, sizes, put_text), and the sweep's listing and the version check (list_objects, current_etag: their errors
+become BosError with `transient` saying whether trying again can help). The client is built on first use: most
+invocations never touch BOS."""
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -24,37 +27,51 @@ def parse_bos_time(text: str) -> datetime:
 
 
 class SdkBos:
-    """baidubce BosClient behind the port. Build once per cold start; the SDK's BOS client is imported at first use
-    (the notification function never needs it)."""
-
     def __init__(self, endpoint: str, access_key_id: str, secret_access_key: str, session_token: str | None = None,
                  timeout_seconds: float = 10) -> None:  # fmt: skip
         self.endpoint = endpoint
-        self._settings = (access_key_id, secret_access_key, session_token, timeout_seconds)
+        self._settings = (endpoint, access_key_id, secret_access_key, session_token, timeout_seconds)
         self._client: Any = None
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = self._build()
-        return self._client
+        with self._lock:
+            if self._client is None:
+                from handlers.adapters import sdk_imports
 
-    def _build(self) -> Any:
-        from baidubce.auth.bce_credentials import BceCredentials
-        from baidubce.bce_client_configuration import BceClientConfiguration
-        from baidubce.retry.retry_policy import NoRetryPolicy
-        from baidubce.services.bos.bos_client import BosClient
+                sdk_imports.prepare()
+                from baidubce.auth.bce_credentials import BceCredentials
+                from baidubce.bce_client_configuration import BceClientConfiguration
+                from baidubce.services.bos.bos_client import BosClient
 
-        access_key_id, secret_access_key, session_token, timeout_seconds = self._settings
-        config = BceClientConfiguration(
-            credentials=BceCredentials(access_key_id, secret_access_key),
-            endpoint=self.endpoint,
-            security_token=session_token,
-            connection_timeout_in_mills=int(timeout_seconds * 1000),
-            retry_policy=NoRetryPolicy(),  # the next reconcile run is the retry
-        )
-        return BosClient(config)
+                endpoint, ak, sk, token, timeout = self._settings
+                config = BceClientConfiguration(credentials=BceCredentials(ak, sk), endpoint=endpoint,
+                                                security_token=token,
+                                                connection_timeout_in_mills=int(timeout * 1000))  # fmt: skip
+                self._client = BosClient(config)
+            return self._client
 
+    # --- HLS master playlists ---
+    def get_text(self, bucket: str, key: str) -> str:
+        data = self.client.get_object_as_string(bucket, key)
+        return data.decode("utf-8") if isinstance(data, bytes) else str(data)
+
+    def sizes(self, bucket: str, prefix: str) -> dict[str, int]:
+        found: dict[str, int] = {}
+        marker = None
+        while True:
+            page = self.client.list_objects(bucket, max_keys=1000, prefix=prefix, marker=marker)
+            for item in page.contents or []:
+                found[item.key] = int(item.size)
+            if not getattr(page, "is_truncated", False) or not page.contents:
+                return found
+            marker = getattr(page, "next_marker", None) or page.contents[-1].key
+
+    def put_text(self, bucket: str, key: str, text: str, content_type: str) -> None:
+        self.client.put_object_from_string(bucket, key, text, content_type=content_type)
+
+    # --- the sweep and the version check ---
     def _call(self, fn: Callable[[], Any], not_found: Any = BosError) -> Any:
         from baidubce.exception import BceError, BceHttpClientError, BceServerError
 

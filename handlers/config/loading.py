@@ -7,7 +7,7 @@ Secrets never live in the file: MCT credentials come from BCE_ACCESS_KEY_ID / BC
 (+ optional BCE_SESSION_TOKEN); the callback tokens and the downstream secret may be given in the file for local
 use but the env vars AUTOTRANSCODE_CALLBACK_SIGN_TOKEN, AUTOTRANSCODE_CALLBACK_URL_TOKEN and
 AUTOTRANSCODE_DOWNSTREAM_SECRET override them (use those in CFC). AUTOTRANSCODE_STORE_URL overrides store_url,
-AUTOTRANSCODE_BOS_ENDPOINT bos.endpoint.
+AUTOTRANSCODE_BOS_ENDPOINT overrides bos.endpoint.
 """
 
 from __future__ import annotations
@@ -76,8 +76,10 @@ def parse_config(data: Any, env: dict[str, str] | None = None, source: str = "co
     data.pop(SCHEMA_KEY, None)
     if env.get(ENV_STORE_URL):
         data["store_url"] = env[ENV_STORE_URL]
-    if env.get(ENV_BOS_ENDPOINT) and isinstance(data.get("bos", {}), dict):
-        data["bos"] = {**data.get("bos", {}), "endpoint": env[ENV_BOS_ENDPOINT]}
+    if env.get(ENV_BOS_ENDPOINT):
+        bos = data.setdefault("bos", {})
+        if isinstance(bos, dict):
+            bos["endpoint"] = env[ENV_BOS_ENDPOINT]
     callback = data.setdefault("callback", {})
     if isinstance(callback, dict):
         if env.get(ENV_SIGN_TOKEN):

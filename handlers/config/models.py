@@ -120,6 +120,27 @@ class Thumbnail(_Model, kw_only=True):
         check_fields(self)
 
 
+def _playlist_name(v: str) -> None:
+    if not v.endswith(".m3u8") or "/" in v or "\\" in v or any(c.isspace() for c in v):
+        raise ValueError("a file name ending in .m3u8, without slashes or spaces, e.g. master.m3u8")
+
+
+class HlsMaster(_Model, kw_only=True):
+    """Adaptive bitrate: a master playlist over the rule's HLS (.m3u8) targets, written when all of them succeeded
+    (true/false is short for {"enabled": ...})."""
+
+    enabled: bool = True
+    name: Annotated[str, Meta(description="its file name, in the renditions' common directory")] = "master.m3u8"
+    codecs: Annotated[str, Meta(description="CODECS of every variant (RFC 6381); H.264 High + AAC-LC")] = (
+        "avc1.640028,mp4a.40.2"
+    )
+
+    field_checks: ClassVar[dict[str, Any]] = {"name": _playlist_name}
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
 class Rule(_Model, kw_only=True):
     """Which uploads to transcode and into what; the first matching rule wins."""
 
@@ -134,8 +155,11 @@ class Rule(_Model, kw_only=True):
     pipeline: Annotated[str | None, Meta(description="overrides mct.pipeline for this rule")] = None
     targets: list[Target] = field(default_factory=list)
     thumbnails: list[Thumbnail] = field(default_factory=list)
+    hls_master: HlsMaster | bool = field(default_factory=HlsMaster)
 
     def __post_init__(self) -> None:
+        if isinstance(self.hls_master, bool):
+            force_setattr(self, "hls_master", HlsMaster(enabled=self.hls_master))
         if not self.targets and not self.thumbnails:
             raise ValueError("a rule needs at least one entry in targets or thumbnails")
         names = [t.target_name for t in self.targets] + [f"thumbnail:{t.name}" for t in self.thumbnails]
@@ -203,17 +227,6 @@ class ReconcileConfig(_Model, kw_only=True):
     batch_size: Annotated[int, Meta(ge=1, le=1000)] = 100
 
 
-# --- issue 12: BOS (the sweep, the version check) ---
-class BosConfig(_Model, kw_only=True):
-    """BOS, read by the sweep and the version check with the MCT key (it needs BOS read access)."""
-
-    endpoint: Annotated[str, Meta(description="BOS endpoint; default http://{mct.region}.bcebos.com")] = ""
-    timeout_seconds: Annotated[float, Meta(gt=0, le=120)] = 10.0
-
-    def __post_init__(self) -> None:
-        force_setattr(self, "endpoint", self.endpoint.strip().rstrip("/"))
-
-
 class SweepConfig(_Model, kw_only=True):
     """The reconciler lists the rules' prefixes in BOS and submits uploads whose event never came."""
 
@@ -235,10 +248,18 @@ def _presets(v: list[dict[str, Any]]) -> None:
             raise ValueError(f"presets[{i}] ({name}) needs a container, e.g. mp4")
 
 
+class BosConfig(_Model, kw_only=True):
+    """BOS, where the functions write HLS master playlists, and which the reconciler's sweep lists and the version
+    check reads (the MCT key needs BOS read access to the watched buckets)."""
+
+    endpoint: Annotated[str, Meta(description="BOS endpoint; default https://{mct.region}.bcebos.com")] = ""
+
+
 class Config(_Model, kw_only=True):
     """autotranscode: automatic on-upload video transcoding (docs/configuration.md)."""
 
     mct: MctConfig
+    bos: BosConfig = field(default_factory=BosConfig)
     rules: Annotated[list[Rule], Meta(min_length=1, description="first matching rule wins")]
     callback: CallbackConfig = field(default_factory=CallbackConfig)
     store_url: Annotated[str, Meta(description="sqlite:///path, mysql+pymysql://... or postgresql+psycopg://...")] = (
@@ -254,12 +275,13 @@ class Config(_Model, kw_only=True):
         Meta(description="custom MCT presets for `autotranscode provision` (POST /v3/preset bodies)"),
     ] = field(default_factory=list)
     reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
-    bos: BosConfig = field(default_factory=BosConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
 
     field_checks: ClassVar[dict[str, Any]] = {"presets": _presets}
 
     def __post_init__(self) -> None:
+        endpoint = self.bos.endpoint.strip().rstrip("/")
+        force_setattr(self.bos, "endpoint", endpoint or f"https://{self.mct.region}.bcebos.com")
         if isinstance(self.mediainfo_check, bool):
             force_setattr(self, "mediainfo_check", MediainfoCheck(enabled=self.mediainfo_check))
         check_fields(self)
@@ -270,23 +292,20 @@ class Config(_Model, kw_only=True):
     def pipeline_for(self, rule: Rule) -> str:
         return rule.pipeline or self.mct.pipeline
 
-    @property
-    def bos_endpoint(self) -> str:
-        return self.bos.endpoint or f"http://{self.mct.region}.bcebos.com"
-
 
 __all__ = [
     "DEFAULT_STORE_URL",
     "MCT_NAME",
     "PRESET_NAME",
+    "BosConfig",
     "CallbackConfig",
     "Config",
     "DownstreamConfig",
+    "HlsMaster",
     "MctConfig",
     "MctCredentials",
     "MediainfoCheck",
     "ReconcileConfig",
-    "BosConfig",
     "SweepConfig",
     "Rule",
     "Secret",

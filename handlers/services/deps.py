@@ -1,4 +1,4 @@
-"""What every use-case receives: configuration and the ports (store, MCT, HTTP post), plus clock and sleep so tests
+"""What every use-case receives: configuration and the ports (store, MCT, HTTP post, BOS), plus clock and sleep so tests
 can drive time."""
 
 from __future__ import annotations
@@ -25,5 +25,5 @@ class Deps:
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], datetime] = utcnow
     extra: dict[str, Any] = field(default_factory=dict)
-    # BOS (the sweep lists it; the version check reads an object's current etag); None: neither runs.
+    # BOS: HLS master playlists, the sweep's listing, the version check; None: none of them runs.
     bos: BosPort | None = None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from handlers.domain.records import Delivery, Hint, Job, ObjectVersion, Upload
+from handlers.domain.records import Delivery, DeliveryAttempt, Hint, Job, ObjectVersion, Upload
 from handlers.wire.mct_views import JobView
 
 T = TypeVar("T")
@@ -44,6 +44,12 @@ class Store(Protocol):
     def record_delivery(self, delivery: Delivery) -> None: ...
     def get_delivery(self, upload_id: str) -> Delivery | None: ...
     def undelivered(self, older_than: datetime, limit: int) -> list[Delivery]: ...
+    def add_delivery_attempt(self, attempt: DeliveryAttempt) -> None: ...
+    def delivery_attempts(self, upload_id: str) -> list[DeliveryAttempt]: ...  # oldest first
+    def list_uploads(
+        self, status: str | None = None, since: datetime | None = None, bucket: str | None = None,
+        key_prefix: str | None = None, limit: int = 100,
+    ) -> list[Upload]: ...  # newest first  # fmt: skip
     def due_deliveries(self, now: datetime, pending_before: datetime, limit: int) -> list[Delivery]:
         """FAILED deliveries whose next_attempt_at (if none: updated_at) <= now, and PENDING ones unchanged since
         pending_before (oldest updated_at first). DELIVERED and EXPIRED ones never."""
@@ -153,6 +159,11 @@ class ObjectPage:
 
 
 class BosPort(Protocol):
+    # HLS master playlists (handlers.services.playback)
+    def get_text(self, bucket: str, key: str) -> str: ...
+    def sizes(self, bucket: str, prefix: str) -> dict[str, int]: ...  # key -> bytes of every object under prefix
+    def put_text(self, bucket: str, key: str, text: str, content_type: str) -> None: ...
+    # the sweep and the version check (they raise BosError)
     def list_objects(self, bucket: str, prefix: str, marker: str | None, max_keys: int) -> ObjectPage:
         """One page of keys after `marker`, in key order."""
         ...

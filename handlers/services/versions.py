@@ -3,9 +3,10 @@
 Each upload (bucket, key, etag) is numbered in the order the store records it (`Store.record_version`), before its
 jobs are claimed; just before a job is created, BOS is asked which etag the key holds now:
 
-- another etag (or none): this version was overwritten (or deleted). Nothing is created (MCT reads the source when
-  the job runs, so it would transcode the newer bytes under this version's name); the claim becomes SUPERSEDED and
-  the upload's event says SUPERSEDED.
+- another etag: this version was overwritten. Nothing is created (MCT reads the source when the job runs, so it
+  would transcode the newer bytes under this version's name); the claim becomes SUPERSEDED and the upload's event
+  says SUPERSEDED. (No object at all tells nothing about versions: the job is created and MCT reports the missing
+  source.)
 - this etag: it is the newest so far. An older version of the key may still have a job in flight that writes the
   same output key; then this job waits (its claim RETRYABLE) until that one is final, so the newest version's job
   writes last. The older job's completion (or the reconciler) submits it.
@@ -27,8 +28,6 @@ from handlers.domain.statuses import RETRYABLE
 from handlers.logs import logger
 from handlers.services.deps import Deps
 from handlers.services.ports import BosError
-
-DELETED = "(deleted)"  # superseded_by when the key holds no object any more
 
 
 def same_etag(a: str | None, b: str | None) -> bool:
@@ -68,9 +67,8 @@ def check_before_create(deps: Deps, upload: Upload, request: dict[str, Any]) -> 
         # only the protection against an overwrite racing this upload is lost meanwhile.
         logger.warning("BOS version check failed; creating the job unchecked", extra={"error": str(exc)})
         return None
-    if not same_etag(current, upload.etag):
-        by = current or DELETED
-        return Hold(f"superseded: the key now holds another version (etag {by}); nothing was transcoded", by)
+    if current is not None and not same_etag(current, upload.etag):
+        return Hold(f"superseded: the key now holds another version (etag {current}); nothing was transcoded", current)
     output = output_of(request)
     for older in store.object_versions(upload.bucket, upload.key):
         if older.seq >= mine.seq:
@@ -94,7 +92,7 @@ def superseded_now(deps: Deps, upload: Upload) -> str | None:
         return version.superseded_by
     try:
         current = deps.bos.current_etag(upload.bucket, upload.key) if deps.bos is not None else upload.etag
-        by = None if same_etag(current, upload.etag) else (current or DELETED)
+        by = None if current is None or same_etag(current, upload.etag) else current
     except BosError:
         # BOS not reachable now: a newer version the store knows of is enough to tell.
         newer = [v for v in store.object_versions(upload.bucket, upload.key) if v.seq > version.seq]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import datetime
 
@@ -10,21 +11,44 @@ from handlers.services.ports import BosError, ListedObject, ObjectPage
 
 
 class MemoryBos:
-    """Objects by (bucket, key); `put` overwrites like BOS. `fail_next` makes the next calls raise."""
+    """Objects by (bucket, key); writing a key replaces it, like BOS. `put` stores an object with a chosen etag and
+    time (the sweep's and the version check's tests); `fail_next` makes the next listing / etag reads raise."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.objects: dict[tuple[str, str], ListedObject] = {}
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.content_types: dict[tuple[str, str], str] = {}
+        self.meta: dict[tuple[str, str], tuple[str, datetime]] = {}  # etag, last modified
         self.failures: list[BosError] = []
-        self.list_calls = 0
 
+    # --- HLS master playlists ---
+    def get_text(self, bucket: str, key: str) -> str:
+        with self._lock:
+            if (bucket, key) not in self.objects:
+                raise KeyError(f"no object {bucket}/{key}")
+            return self.objects[(bucket, key)].decode("utf-8")
+
+    def sizes(self, bucket: str, prefix: str) -> dict[str, int]:
+        with self._lock:
+            return {k: len(v) for (b, k), v in self.objects.items() if b == bucket and k.startswith(prefix)}
+
+    def put_text(self, bucket: str, key: str, text: str, content_type: str) -> None:
+        data = text.encode("utf-8")
+        with self._lock:
+            self.objects[(bucket, key)] = data
+            self.content_types[(bucket, key)] = content_type
+            self.meta[(bucket, key)] = (hashlib.md5(data).hexdigest(), utcnow())
+
+    # --- the sweep and the version check ---
     def put(self, bucket: str, key: str, etag: str, last_modified: datetime | None = None, size: int = 10) -> None:
         with self._lock:
-            self.objects[(bucket, key)] = ListedObject(key, etag, size, last_modified or utcnow())
+            self.objects[(bucket, key)] = b"x" * size
+            self.meta[(bucket, key)] = (etag, last_modified or utcnow())
 
     def delete(self, bucket: str, key: str) -> None:
         with self._lock:
             self.objects.pop((bucket, key), None)
+            self.meta.pop((bucket, key), None)
 
     def fail_next(self, count: int = 1, transient: bool = True) -> None:
         with self._lock:
@@ -38,13 +62,15 @@ class MemoryBos:
     def list_objects(self, bucket: str, prefix: str, marker: str | None, max_keys: int) -> ObjectPage:
         self._maybe_fail()
         with self._lock:
-            self.list_calls += 1
-            keys = sorted(k for b, k in self.objects if b == bucket and k.startswith(prefix) and k > (marker or ""))
-            page = [self.objects[(bucket, k)] for k in keys[:max_keys]]
+            keys = sorted(k for b, k in self.meta if b == bucket and k.startswith(prefix) and k > (marker or ""))
+            page = [
+                ListedObject(k, self.meta[(bucket, k)][0], len(self.objects[(bucket, k)]), self.meta[(bucket, k)][1])
+                for k in keys[:max_keys]
+            ]
         return ObjectPage(page, page[-1].key if len(keys) > max_keys else None)
 
     def current_etag(self, bucket: str, key: str) -> str | None:
         self._maybe_fail()
         with self._lock:
-            found = self.objects.get((bucket, key))
-        return found.etag if found else None
+            found = self.meta.get((bucket, key))
+        return found[0] if found else None

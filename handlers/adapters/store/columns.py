@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-TABLES = ("at_uploads", "at_jobs", "at_callback_messages", "at_deliveries", "at_callback_hints", "at_sweep_cursors",
-          "at_delivery_schedule", "at_object_keys", "at_object_versions")  # fmt: skip
+TABLES = ("at_uploads", "at_jobs", "at_callback_messages", "at_deliveries", "at_callback_hints", "at_delivery_attempts",
+          "at_sweep_cursors", "at_delivery_schedule", "at_object_keys", "at_object_versions")  # fmt: skip
 
 # Explicit column lists: rows come back as tuples in this order.
 UPLOAD_COLS = "upload_id, bucket, object_key, etag, rule, expected_jobs, skipped, status, created_at, done_at"
@@ -22,6 +22,7 @@ DELIVERY_SELECT = (
     "FROM at_deliveries d LEFT JOIN at_delivery_schedule s ON s.upload_id = d.upload_id"
 )
 HINT_COLS = "job_id, seq, received_at, attempts, not_before"
+ATTEMPT_COLS = "upload_id, attempt, sent_at, status_code, error, event"
 
 # Ids per IN (...) list: below every database's bound-parameter limit (old SQLite builds: 999).
 IN_CHUNK = 500

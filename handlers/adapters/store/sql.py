@@ -20,7 +20,7 @@ from handlers.adapters.store.pool import Pool
 from handlers.adapters.store.statements import statements_for
 from handlers.adapters.store.url import parse_store_url
 from handlers.domain.ids import object_key_id
-from handlers.domain.records import Delivery, Hint, Job, ObjectVersion, Upload
+from handlers.domain.records import Delivery, DeliveryAttempt, Hint, Job, ObjectVersion, Upload
 from handlers.domain.statuses import (
     CLAIMED,
     DELIVERY_DELIVERED,
@@ -374,6 +374,36 @@ class SqlStore:
         return self._change(self._sql.mark_superseded, (by_etag[:128], upload_id)) == 1
 
     # --- callback hints ---
+    def add_delivery_attempt(self, attempt: DeliveryAttempt) -> None:
+        a = attempt
+        self._change(self._sql.insert_attempt, (a.upload_id, a.attempt, self._d.to_db(a.sent_at), a.status_code,
+                                                a.error, a.event))  # fmt: skip
+
+    def delivery_attempts(self, upload_id: str) -> list[DeliveryAttempt]:
+        f = self._d.from_db
+        rows = self._read(self._sql.select_attempts, (upload_id,))
+        return [DeliveryAttempt(r[0], r[1], f(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    def list_uploads(self, status=None, since=None, bucket=None, key_prefix=None, limit=100):
+        where, params = [], []
+        for condition, value in (("status = ?", status), ("created_at >= ?", self._d.to_db(since)),
+                                 ("bucket = ?", bucket)):  # fmt: skip
+            if value:
+                where.append(condition)
+                params.append(value)
+        sql = self._sql.list_uploads + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at DESC"
+        if not key_prefix:  # the prefix is matched in Python: exact (case-sensitive) on every database
+            sql += f" LIMIT {int(limit)}"
+        uploads = []
+        for r in self._read(self._d.sql(sql), params):
+            up = self._upload(r)
+            if key_prefix and not up.key.startswith(key_prefix):
+                continue
+            uploads.append(up)
+            if len(uploads) >= limit:
+                break
+        return uploads
+
     def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
         if not hints:
             return []
