@@ -47,5 +47,5 @@ def run(args) -> int:
     sweep = summary.get("sweep") or {}
     if sweep.get("errors"):
         print(f"warning: the sweep of BOS had {sweep['errors']} error(s) (see sweep in the summary above; is "
-              f"bos.endpoint right, {deps.config.bos_endpoint}?)", file=sys.stderr)  # fmt: skip
+              f"bos.endpoint right, {deps.config.bos.endpoint}?)", file=sys.stderr)  # fmt: skip
     return 1 if summary["errors"] else 0
