@@ -22,6 +22,7 @@ class Upload:
     status: str = UPLOAD_OPEN
     created_at: datetime = field(default_factory=utcnow)
     done_at: datetime | None = None
+    redrives: int = 0  # how many times a redrive reopened it after it was done: its event's attempt is this + 1
 
 
 @dataclass(frozen=True)

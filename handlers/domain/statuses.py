@@ -14,5 +14,7 @@ DELIVERY_PENDING, DELIVERY_DELIVERED, DELIVERY_FAILED = "PENDING", "DELIVERED", 
 # Failed for longer than reconcile.redeliver_max_age_hours: no more automatic retries (`autotranscode deliveries
 # retry` still sends it).
 DELIVERY_EXPIRED = "EXPIRED"
+# Taken by one sender (claim_delivery); a sender that died leaves it SENDING until its lease runs out.
+DELIVERY_SENDING = "SENDING"
 
 KIND_TRANSCODE, KIND_THUMBNAIL = "transcode", "thumbnail"

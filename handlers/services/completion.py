@@ -12,6 +12,7 @@ from handlers.domain.statuses import (
     DELIVERY_DELIVERED,
     DELIVERY_EXPIRED,
     DELIVERY_FAILED,
+    DELIVERY_SENDING,
     FINAL_STATUSES,
     UPLOAD_DONE,
 )
@@ -60,6 +61,11 @@ def deliver(deps: Deps, upload_id: str) -> Delivery | None:
         return delivery
     if upload.status != UPLOAD_DONE:  # reopened by a redrive: the event goes out when it is done again
         return delivery
+    # One sender at a time: the completion that just marked the upload done, a reconcile run and
+    # `autotranscode deliveries retry` may all get here for the same event.
+    if not store.claim_delivery(delivery, deps.now()):
+        return store.get_delivery(upload_id)
+    delivery = replace(delivery, status=DELIVERY_SENDING)
     jobs = store.jobs_for_upload(upload_id)
     # Every delivery (a retry too) writes the master again: the same object, and a write that failed before heals.
     event = build_event(
@@ -84,8 +90,14 @@ def deliver(deps: Deps, upload_id: str) -> Delivery | None:
             last_error=None if ok else (error or f"HTTP {code}"),
             updated_at=now,
         )
-        # Every failed attempt already says when the reconciler tries next: a crash mid-round loses nothing.
-        status, next_at = (DELIVERY_DELIVERED, None) if ok else next_attempt(deps, upload, delivery, now)
+        # 4xx other than 408/429 will not get better by retrying now.
+        give_up = code is not None and 400 <= code < 500 and code not in (408, 429)
+        if ok:
+            status, next_at = DELIVERY_DELIVERED, None
+        elif give_up or attempt == ds.max_attempts:
+            status, next_at = next_attempt(deps, upload, delivery, now)  # when the reconciler tries next
+        else:
+            status, next_at = DELIVERY_SENDING, None  # still ours: updated_at renews the lease (sending_lease)
         delivery = replace(delivery, status=status, next_attempt_at=next_at)
         store.record_delivery(delivery)
         attempt_log = DeliveryAttempt(
@@ -95,8 +107,7 @@ def deliver(deps: Deps, upload_id: str) -> Delivery | None:
         if ok:
             logger.info("downstream delivered", extra={"upload_id": upload_id, "status_code": code})
             return delivery
-        # 4xx other than 408/429 will not get better by retrying now.
-        if code is not None and 400 <= code < 500 and code not in (408, 429):
+        if give_up:
             break
         if attempt < ds.max_attempts:
             deps.sleep(ds.backoff_seconds * (2 ** (attempt - 1)))
@@ -106,6 +117,16 @@ def deliver(deps: Deps, upload_id: str) -> Delivery | None:
                "next_attempt_at": str(delivery.next_attempt_at)},
     )  # fmt: skip
     return delivery
+
+
+def sending_lease(deps: Deps) -> timedelta:
+    """How long a sender may hold a delivery: its whole round of attempts (timeouts and backoff) plus a margin.
+    A SENDING delivery older than this lost its sender (a crash) and is due again."""
+    ds = deps.config.downstream
+    if ds is None:
+        return timedelta(0)
+    backoff = sum(ds.backoff_seconds * 2**n for n in range(ds.max_attempts - 1))
+    return timedelta(seconds=ds.max_attempts * ds.timeout_seconds + backoff + 60)
 
 
 def next_attempt(deps: Deps, upload: Upload, delivery: Delivery, now: datetime) -> tuple[str, datetime | None]:

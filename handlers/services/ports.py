@@ -31,7 +31,10 @@ class Store(Protocol):
         ...
 
     def mark_upload_done(self, upload_id: str, now: datetime) -> bool: ...
-    def reopen_upload(self, upload_id: str) -> None: ...
+    def reopen_upload(self, upload_id: str) -> None:
+        """A DONE upload back to OPEN (done_at cleared, redrives + 1); nothing for an OPEN one."""
+        ...
+
     def remember_message(self, message_id: str, now: datetime) -> bool: ...
     def message_seen(self, message_id: str) -> bool: ...
     def stale_jobs(self, older_than: datetime, limit: int) -> list[Job]: ...
@@ -50,9 +53,17 @@ class Store(Protocol):
         self, status: str | None = None, since: datetime | None = None, bucket: str | None = None,
         key_prefix: str | None = None, limit: int = 100,
     ) -> list[Upload]: ...  # newest first  # fmt: skip
-    def due_deliveries(self, now: datetime, pending_before: datetime, limit: int) -> list[Delivery]:
-        """FAILED deliveries whose next_attempt_at (if none: updated_at) <= now, and PENDING ones unchanged since
-        pending_before (oldest updated_at first). DELIVERED and EXPIRED ones never."""
+    def due_deliveries(
+        self, now: datetime, pending_before: datetime, limit: int, sending_before: datetime | None = None
+    ) -> list[Delivery]:
+        """FAILED deliveries whose next_attempt_at (if none: updated_at) <= now, PENDING ones unchanged since
+        pending_before, and SENDING ones unchanged since sending_before (their sender died; None: not those);
+        oldest updated_at first. DELIVERED and EXPIRED ones never."""
+        ...
+
+    def claim_delivery(self, seen: Delivery, now: datetime) -> bool:
+        """Take the delivery for sending: SENDING with updated_at=now, only if it still has the status and attempt
+        count of `seen` (one conditional update: of callers that read the same row, exactly one wins)."""
         ...
 
     # the sweep

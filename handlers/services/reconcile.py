@@ -82,7 +82,8 @@ def redeliver(deps: Deps, now: datetime, limit: int, summary: dict[str, Any]) ->
     """Due deliveries (FAILED with their next attempt reached; PENDING for redeliver_after_minutes: a crash before
     the first attempt); then say what still waits and when, so an empty run explains itself."""
     pending_before = now - timedelta(minutes=deps.config.reconcile.redeliver_after_minutes)
-    for delivery in deps.store.due_deliveries(now, pending_before, limit):
+    sending_before = now - completion.sending_lease(deps)
+    for delivery in deps.store.due_deliveries(now, pending_before, limit, sending_before):
         result = completion.deliver(deps, delivery.upload_id)
         if result is not None and result.status == "DELIVERED":
             summary["redelivered"] += 1

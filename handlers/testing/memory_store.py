@@ -16,6 +16,7 @@ from handlers.domain.statuses import (
     DELIVERY_DELIVERED,
     DELIVERY_FAILED,
     DELIVERY_PENDING,
+    DELIVERY_SENDING,
     FAILED,
     PENDING,
     RETRYABLE,
@@ -124,8 +125,8 @@ class MemoryStore:
     def reopen_upload(self, upload_id: str) -> None:
         with self._lock:
             cur = self.uploads.get(upload_id)
-            if cur is not None:
-                self.uploads[upload_id] = replace(cur, status=UPLOAD_OPEN, done_at=None)
+            if cur is not None and cur.status == UPLOAD_DONE:
+                self.uploads[upload_id] = replace(cur, status=UPLOAD_OPEN, done_at=None, redrives=cur.redrives + 1)
 
     def remember_message(self, message_id: str, now: datetime) -> bool:
         with self._lock:
@@ -183,15 +184,24 @@ class MemoryStore:
             uploads = sorted(self.uploads.values(), key=lambda u: u.created_at, reverse=True)
         return [u for u in uploads if upload_filter(u, status, since, bucket, key_prefix)][:limit]
 
-    def due_deliveries(self, now: datetime, pending_before: datetime, limit: int) -> list[Delivery]:
+    def due_deliveries(self, now, pending_before, limit, sending_before=None) -> list[Delivery]:
         with self._lock:
             ds = [
                 d
                 for d in self.deliveries.values()
                 if (d.status == DELIVERY_FAILED and (d.next_attempt_at or d.updated_at) <= now)
                 or (d.status == DELIVERY_PENDING and d.updated_at < pending_before)
+                or (d.status == DELIVERY_SENDING and sending_before is not None and d.updated_at < sending_before)
             ]
         return sorted(ds, key=lambda d: d.updated_at)[:limit]
+
+    def claim_delivery(self, seen: Delivery, now: datetime) -> bool:
+        with self._lock:
+            current = self.deliveries.get(seen.upload_id)
+            if current is None or (current.status, current.attempts) != (seen.status, seen.attempts):
+                return False
+            self.deliveries[seen.upload_id] = replace(current, status=DELIVERY_SENDING, updated_at=now)
+            return True
 
     def existing_uploads(self, upload_ids: list[str]) -> set[str]:
         return {u for u in upload_ids if u in self.uploads}

@@ -56,11 +56,10 @@ def verify_downstream_signature(
     return any(hmac.compare_digest(expected, part.strip()) for part in sig.split(","))
 
 
-def event_id(upload: Upload, jobs: list[Job]) -> str:
+def event_id(upload: Upload) -> str:
     """The id of one outcome of an upload: the same for every redelivery of that outcome (dedupe on it), a new one
-    after a redrive (the upload is done again, later, with more attempts)."""
-    attempts = sum(j.attempts for j in jobs)
-    basis = f"{upload.upload_id}|{bce_time(upload.done_at)}|{attempts}|{','.join(j.job_id or '' for j in jobs)}"
+    after a redrive reopened it (a new outcome of the same upload)."""
+    basis = f"{upload.upload_id}|{upload.redrives}"
     return "evt-" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
 
 
@@ -104,11 +103,11 @@ def build_event(
     superseded_by = version.superseded_by if version is not None else None
     if superseded_by is not None:
         status = SUPERSEDED
-    attempt = max((j.attempts for j in jobs), default=1)
+    attempt = upload.redrives + 1
     event: dict[str, Any] = {
         "type": EVENT_TYPE,
         "version": 1,
-        "id": event_id(upload, jobs),
+        "id": event_id(upload),
         "attempt": attempt,
         "status": status,
         "upload": {

@@ -6,7 +6,7 @@ TABLES = ("at_uploads", "at_jobs", "at_callback_messages", "at_deliveries", "at_
           "at_sweep_cursors", "at_delivery_schedule", "at_object_keys", "at_object_versions")  # fmt: skip
 
 # Explicit column lists: rows come back as tuples in this order.
-UPLOAD_COLS = "upload_id, bucket, object_key, etag, rule, expected_jobs, skipped, status, created_at, done_at"
+UPLOAD_COLS = "upload_id, bucket, object_key, etag, rule, expected_jobs, skipped, status, created_at, done_at, redrives"
 JOB_COLS = (
     "claim_id, upload_id, target, kind, request, status, job_id, attempts, result, last_error, lease_until, "
     "created_at, updated_at"

@@ -26,6 +26,7 @@ from handlers.domain.statuses import (
     DELIVERY_DELIVERED,
     DELIVERY_FAILED,
     DELIVERY_PENDING,
+    DELIVERY_SENDING,
     FAILED,
     PENDING,
     RETRYABLE,
@@ -154,7 +155,8 @@ class SqlStore:
     def ensure_upload(self, upload: Upload) -> Upload:
         dt = self._d.to_db
         params = (upload.upload_id, upload.bucket, upload.key, upload.etag, upload.rule, upload.expected_jobs,
-                  json.dumps(upload.skipped), upload.status, dt(upload.created_at), dt(upload.done_at))  # fmt: skip
+                  json.dumps(upload.skipped), upload.status, dt(upload.created_at), dt(upload.done_at),
+                  upload.redrives)  # fmt: skip
         self._change(self._sql.insert_upload, params)
         found = self.get_upload(upload.upload_id)
         assert found is not None
@@ -234,7 +236,7 @@ class SqlStore:
                 return False
             cur.execute(s.select_claim_upload, (claim_id,))
             upload_id = cur.fetchone()[0]
-            cur.execute(s.reopen_upload, (UPLOAD_OPEN, upload_id))
+            cur.execute(s.reopen_upload, (UPLOAD_OPEN, upload_id, UPLOAD_DONE))
             cur.execute(s.reset_delivery, (DELIVERY_PENDING, when, upload_id))
             cur.execute(s.clear_schedule, (upload_id,))
             return True
@@ -246,7 +248,7 @@ class SqlStore:
         return self._change(self._sql.mark_upload_done, params) == 1
 
     def reopen_upload(self, upload_id: str) -> None:
-        self._change(self._sql.reopen_upload, (UPLOAD_OPEN, upload_id))
+        self._change(self._sql.reopen_upload, (UPLOAD_OPEN, upload_id, UPLOAD_DONE))
 
     # --- callbacks ---
     def remember_message(self, message_id: str, now: datetime) -> bool:
@@ -315,10 +317,16 @@ class SqlStore:
         rows = self._read(self._sql.undelivered, (DELIVERY_DELIVERED, self._d.to_db(older_than), limit))
         return [self._delivery(r) for r in rows]
 
-    def due_deliveries(self, now: datetime, pending_before: datetime, limit: int) -> list[Delivery]:
+    def due_deliveries(self, now, pending_before, limit, sending_before=None) -> list[Delivery]:
         dt = self._d.to_db
-        params = (DELIVERY_FAILED, dt(now), DELIVERY_PENDING, dt(pending_before), limit)
+        # No takeover of SENDING rows without a cutoff: a time before any row ever written.
+        sending = dt(sending_before) if sending_before is not None else dt(datetime(1970, 1, 1))
+        params = (DELIVERY_FAILED, dt(now), DELIVERY_PENDING, dt(pending_before), DELIVERY_SENDING, sending, limit)
         return [self._delivery(r) for r in self._read(self._sql.due_deliveries, params)]
+
+    def claim_delivery(self, seen: Delivery, now: datetime) -> bool:
+        params = (DELIVERY_SENDING, self._d.to_db(now), seen.upload_id, seen.status, seen.attempts)
+        return self._change(self._sql.claim_delivery, params) == 1
 
     # --- the sweep ---
     def existing_uploads(self, upload_ids: list[str]) -> set[str]:
@@ -441,7 +449,7 @@ class SqlStore:
     # --- rows -> records ---
     def _upload(self, r: Sequence[Any]) -> Upload:
         f = self._d.from_db
-        return Upload(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "[]"), r[7], f(r[8]), f(r[9]))
+        return Upload(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "[]"), r[7], f(r[8]), f(r[9]), r[10])
 
     def _job(self, r: Sequence[Any]) -> Job:
         f = self._d.from_db

@@ -52,7 +52,10 @@ class Statements:
         self.select_claim_upload = q("SELECT upload_id FROM at_jobs WHERE claim_id = ?")
         self.reset_delivery = q("UPDATE at_deliveries SET status = ?, updated_at = ? WHERE upload_id = ?")
         self.clear_schedule = q("DELETE FROM at_delivery_schedule WHERE upload_id = ?")
-        self.reopen_upload = q("UPDATE at_uploads SET status = ?, done_at = NULL WHERE upload_id = ?")
+        self.reopen_upload = q(
+            "UPDATE at_uploads SET status = ?, done_at = NULL, redrives = redrives + 1 "
+            "WHERE upload_id = ? AND status = ?"
+        )
         self.insert_message = d.insert_if_absent("at_callback_messages", "message_id, seen_at", "message_id")
         self.select_message = q("SELECT 1 FROM at_callback_messages WHERE message_id = ?")
         self.stale_jobs = q(
@@ -73,6 +76,9 @@ class Statements:
         )
         self.insert_schedule = d.insert_if_absent("at_delivery_schedule", "upload_id, next_attempt_at", "upload_id")
         self.update_schedule = q("UPDATE at_delivery_schedule SET next_attempt_at = ? WHERE upload_id = ?")
+        self.claim_delivery = q(
+            "UPDATE at_deliveries SET status = ?, updated_at = ? WHERE upload_id = ? AND status = ? AND attempts = ?"
+        )
         self.select_delivery = q(f"{DELIVERY_SELECT} WHERE d.upload_id = ?")
         self.undelivered = q(
             f"{DELIVERY_SELECT} WHERE d.status <> ? AND d.updated_at < ? ORDER BY d.updated_at LIMIT ?"
@@ -81,7 +87,8 @@ class Statements:
         # marking the upload done and the first attempt).
         self.due_deliveries = q(
             f"{DELIVERY_SELECT} WHERE (d.status = ? AND COALESCE(s.next_attempt_at, d.updated_at) <= ?) "
-            "OR (d.status = ? AND d.updated_at < ?) ORDER BY d.updated_at LIMIT ?"
+            "OR (d.status = ? AND d.updated_at < ?) OR (d.status = ? AND d.updated_at < ?) "
+            "ORDER BY d.updated_at LIMIT ?"
         )
         self.select_uploads_in = q("SELECT upload_id FROM at_uploads WHERE upload_id IN ({})")
         self.select_sweep_marker = q("SELECT marker FROM at_sweep_cursors WHERE cursor_id = ?")

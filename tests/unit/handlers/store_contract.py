@@ -19,6 +19,7 @@ from handlers.domain.statuses import (
     DELIVERY_EXPIRED,
     DELIVERY_FAILED,
     DELIVERY_PENDING,
+    DELIVERY_SENDING,
     FAILED,
     MCT_STATUSES,
     PENDING,
@@ -171,6 +172,8 @@ class StoreContract:
         assert results.count(True) == 1
         assert store.get_upload(up.upload_id).status == UPLOAD_DONE
         store.reopen_upload(up.upload_id)
+        store.reopen_upload(up.upload_id)  # already open: nothing more
+        assert store.get_upload(up.upload_id).redrives == 1
         assert store.mark_upload_done(up.upload_id, now)
 
     def test_messages_remembered_once(self, store):
@@ -217,7 +220,8 @@ class StoreContract:
         got = store.get_claim(job.claim_id)
         assert got.status == RETRYABLE and got.job_id is None
         # The same transaction reopened the upload and made its delivery pending again.
-        assert store.get_upload(up.upload_id).status == UPLOAD_OPEN and store.get_upload(up.upload_id).done_at is None
+        reopened = store.get_upload(up.upload_id)
+        assert reopened.status == UPLOAD_OPEN and reopened.done_at is None and reopened.redrives == 1
         assert store.get_delivery(up.upload_id).status == DELIVERY_PENDING
         assert not store.reset_for_redrive(job.claim_id, now)  # already reset: nothing changes twice
         assert store.claim(make_job(up), now, LEASE)[1]
@@ -269,6 +273,22 @@ class StoreContract:
         later = store.due_deliveries(now + timedelta(minutes=2), now - timedelta(minutes=5), 10)
         assert sorted(d.upload_id for d in later) == ["u-failed", "u-later", "u-pending"]
         assert len(store.due_deliveries(now + timedelta(minutes=2), now, 2)) == 2
+
+    def test_one_sender_claims_a_delivery_and_a_dead_sender_is_taken_over(self, store):
+        now = utcnow().replace(microsecond=0)
+        seen = store.ensure_delivery("u-claim", now - timedelta(minutes=10))
+        assert store.claim_delivery(seen, now)  # the first reader wins ...
+        assert not store.claim_delivery(seen, now)  # ... a second one that read the same row does not
+        got = store.get_delivery("u-claim")
+        assert got.status == DELIVERY_SENDING and got.updated_at == now
+        # SENDING is due only once its sender's lease ran out (the sender died mid-round).
+        assert store.due_deliveries(now, now, 10, sending_before=now) == []
+        later = now + timedelta(minutes=5)
+        [due] = store.due_deliveries(later, later, 10, sending_before=later)
+        assert due.upload_id == "u-claim" and store.claim_delivery(due, later)
+        store.record_delivery(replace(store.get_delivery("u-claim"), status=DELIVERY_FAILED, attempts=1))
+        assert not store.claim_delivery(due, later)  # it changed since: stale
+        assert store.claim_delivery(store.get_delivery("u-claim"), later)
 
     def test_redrive_clears_the_delivery_schedule(self, store):
         up = store.ensure_upload(make_upload())
