@@ -11,8 +11,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -264,3 +268,30 @@ def mct_state(service) -> dict[str, list]:
 def bucket_files(root) -> list[str]:
     """Every file below ``root`` (relative paths), to assert nothing was written anywhere."""
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+class GroupProcess:
+    """A CLI process started in its own process group (`start_new_session=True`): SIGKILL to the group takes its
+    children (function workers, ffmpeg) down with it. Subclasses set `proc`, `log` (its open log file) and
+    `wait_seconds`."""
+
+    proc: subprocess.Popen
+    log: Any
+    wait_seconds: float = 30
+
+    def kill_group(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.wait()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        self.wait()
+        with contextlib.suppress(OSError):  # whatever is left of the group (nothing, normally)
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def wait(self) -> None:
+        try:
+            self.proc.wait(self.wait_seconds)
+        finally:
+            self.log.close()

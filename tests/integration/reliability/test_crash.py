@@ -27,7 +27,7 @@ import pytest
 from localcloud.mct.testing import media_client
 from localcloud.samples import make_sample_clip
 from localcloud.storage import LocalStorage
-from tests.reliability_support import report
+from tests.reliability_support import GroupProcess, report
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds ffmpeg children through /proc")
@@ -63,7 +63,7 @@ def ffmpeg_children(pid: int) -> list[int]:
     return pids
 
 
-class MctProcess:
+class MctProcess(GroupProcess):
     """`autotranscode mct` in its own process group (a SIGKILL to the group takes ffmpeg down with it)."""
 
     def __init__(self, data_dir: Path, log_path: Path):
@@ -83,23 +83,6 @@ class MctProcess:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"autotranscode mct did not start (see {log_path})") from None
                 time.sleep(0.1)
-
-    def kill_group(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.wait()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        self.wait()
-        with contextlib.suppress(OSError):  # whatever is left of the group (nothing, normally)
-            os.killpg(self.proc.pid, signal.SIGKILL)
-
-    def wait(self) -> None:
-        try:
-            self.proc.wait(30)
-        finally:
-            self.log.close()
 
 
 class TargetWatcher(threading.Thread):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -34,7 +33,7 @@ from baidubce.services.bos.bos_client import BosClient
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from localcloud.samples import make_sample_clip
 from localcloud.serve import serve_in_thread
-from tests.reliability_support import DOWNSTREAM_SECRET, report
+from tests.reliability_support import DOWNSTREAM_SECRET, GroupProcess, report
 from tests.unit.handlers.receiver import Receiver
 from tests.waiting import wait_for
 
@@ -66,8 +65,10 @@ def write_app(tmp_path: Path, downstream_url: str) -> Path:
     return path
 
 
-class Up:
+class Up(GroupProcess):
     """`autotranscode up` in its own process group (so SIGKILL takes its function workers and ffmpeg too)."""
+
+    wait_seconds = 60
 
     def __init__(self, template: Path, data_dir: Path, log_path: Path, *extra: str, ports: dict | None = None):
         # A restart uses the same ports, as the same command line would: MCT's queued callbacks name the CFC URL.
@@ -94,23 +95,6 @@ class Up:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-    def kill_group(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.wait()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        self.wait()
-        with contextlib.suppress(OSError):  # whatever is left of the group (nothing, normally)
-            os.killpg(self.proc.pid, signal.SIGKILL)
-
-    def wait(self) -> None:
-        try:
-            self.proc.wait(60)
-        finally:
-            self.log.close()
 
 
 def rows(db: Path, sql: str) -> list[tuple]:

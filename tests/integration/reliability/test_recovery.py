@@ -12,7 +12,6 @@ in CFC worker processes, real ffmpeg, the real bce SDK; the Reconcile function r
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -29,6 +28,7 @@ from localcloud.samples import make_sample_clip
 from localcloud.serve import free_port, serve_in_thread
 from localcloud.stack import ENV_CONFIG_JSON, LocalStack
 from tests.reliability_support import DOWNSTREAM_SECRET, report
+from tests.unit.handlers.receiver import Receiver
 from tests.waiting import stack_outstanding, wait_for, wait_idle
 
 REPO = Path(__file__).resolve().parents[3]
@@ -37,29 +37,8 @@ JOBS_PER_UPLOAD = 2  # 320x240 clips: the 360p rendition (the smallest is kept) 
 CRON_EVERY = 1.0  # seconds between Reconcile runs (CFC: the template's rate(5 minutes))
 
 
-class App:
+class App(Receiver):
     """The user's app: records every "upload done" POST; answers 503 while `down`."""
-
-    def __init__(self) -> None:
-        self.down = False
-        self.requests: list[dict] = []
-        self._lock = threading.Lock()
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
-        status = 503 if self.down else 200
-        with self._lock:
-            headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-            self.requests.append({"headers": headers, "body": body, "status": status, "at": time.monotonic()})
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
-        await send({"type": "http.response.body", "body": b"ok"})
 
     def acknowledged(self) -> list[dict]:
         """The events the app acknowledged, each with `_acked_at` (monotonic)."""
