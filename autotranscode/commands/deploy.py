@@ -16,6 +16,7 @@ from pathlib import Path
 
 from autotranscode import deploy_plan as dp
 from autotranscode.commands._functions import DEFAULT_CONFIG
+from autotranscode.commands.provision import plain
 
 DEFAULT_RUNTIME = "python3.10"  # the handlers need >= 3.10; bsam's "python3" is Python 3.6 in CFC
 DEFAULT_ZIP = "dist/autotranscode-cfc.zip"
@@ -178,17 +179,6 @@ def cfc_client(endpoint: str, env):
     return CfcClient(config)
 
 
-def _plain(value):
-    """SDK response objects (Expando, CamelCase keys kept) -> plain dicts and lists."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "__dict__"):
-        return {k: _plain(v) for k, v in vars(value).items() if k not in ("metadata", "raw_data")}
-    return value
-
-
 class Cfc:
     """The few CFC API calls deploy makes, each error turned into a DeployError naming the resource."""
 
@@ -218,7 +208,7 @@ class Cfc:
 
         def read():
             try:
-                return _plain(self.client.get_function_configuration(name))
+                return plain(self.client.get_function_configuration(name))
             except BceHttpClientError as exc:
                 error = server_error(exc)
                 if error is not None and getattr(error, "status_code", None) == 404:
@@ -229,7 +219,7 @@ class Cfc:
 
     def list_triggers(self, name: str, brn: str) -> list[dict]:
         response = self._call(f"function {name}", "listing its triggers", lambda: self.client.list_triggers(brn))
-        return _plain(getattr(response, "Relation", None) or [])
+        return plain(getattr(response, "Relation", None) or [])
 
     def create_function(self, fn: dp.FunctionConfig, zip_b64: str, region: str) -> dict:
         def create():
@@ -245,7 +235,7 @@ class Cfc:
                 timeout=fn.timeout_s,
             )
 
-        return _plain(self._call(f"function {fn.name}", "create", create))
+        return plain(self._call(f"function {fn.name}", "create", create))
 
     def update_code(self, name: str, zip_b64: str) -> None:
         self._call(f"function {name}", "updating its code", lambda: self.client.update_function_code(name, zip_b64))

@@ -107,14 +107,15 @@ def preset_diff(desired: dict, current: dict, path: str = "") -> list[str]:
     return changes
 
 
-def _plain(value):
-    """SDK response objects (camelCase kept by get_*_for_update) -> plain dicts for the update body."""
+def plain(value):
+    """SDK response objects (Expando; camelCase kept by get_*_for_update and the CFC client) -> plain dicts and
+    lists, without the SDK's own bookkeeping fields."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if hasattr(value, "__dict__"):
-        return {k: _plain(v) for k, v in vars(value).items() if k not in ("metadata", "raw_data", "status_code")}
+        return {k: plain(v) for k, v in vars(value).items() if k not in ("metadata", "raw_data", "status_code")}
     return value
 
 
@@ -139,9 +140,9 @@ def run(args) -> int:
             call(fn)
 
     try:
-        for name, body in desired_presets(cfg, lambda n: _plain(call(lambda: client.get_preset_for_update(n)))):
+        for name, body in desired_presets(cfg, lambda n: plain(call(lambda: client.get_preset_for_update(n)))):
             try:
-                current = _plain(call(lambda n=name: client.get_preset_for_update(n)))
+                current = plain(call(lambda n=name: client.get_preset_for_update(n)))
             except MctNotFound:
                 kwargs = {PRESET_ARGS[k]: v for k, v in body.items() if k in PRESET_ARGS}
                 act(f"create preset {name}", lambda b=body, kw=kwargs: client.create_preset(
@@ -199,7 +200,7 @@ def run(args) -> int:
             if notification and current_notification != notification:
 
                 def attach(n=name):
-                    body = _plain(client.get_pipeline_for_update(n))
+                    body = plain(client.get_pipeline_for_update(n))
                     body.setdefault("config", {})["notification"] = notification
                     client.update_pipeline(n, body)
 
