@@ -209,7 +209,7 @@ class Scheduler:
         between leaves the job RUNNING, so it runs again after a restart instead of losing its callback."""
         with self.backend.store.transaction():
             if outcome[0] == "SUCCESS":
-                self.backend.mark_success(job_id, output=outcome[1], keys=outcome[2])
+                self.backend.mark_success(job_id, output=outcome[1], keys=outcome[2], ffmpeg_runs=outcome[3])
             else:
                 self.backend.mark_failed(job_id, outcome[1], outcome[2])
             if self.on_finished is not None:
@@ -219,7 +219,7 @@ class Scheduler:
                     log.exception("completion hook failed for %s", job_id)
 
     def _execute(self, batch: list[QueuedJob]) -> dict[str, tuple]:
-        """{job id: ("SUCCESS", output, keys) | ("FAILED", code, message)}."""
+        """{job id: ("SUCCESS", output, keys, ffmpeg (start, end) runs) | ("FAILED", code, message)}."""
         try:
             engine = self.engine or load_engine()
         except exc.EngineUnavailable as e:
@@ -228,7 +228,7 @@ class Scheduler:
         try:
             if batch[0].kind == THUMBNAIL:
                 result = engine.thumbnail(thumbnail_request(engine, rows[0]), self.storage, on_process=self._track)
-                return {rows[0].id: ("SUCCESS", None, result.keys)}
+                return {rows[0].id: ("SUCCESS", None, result.keys, getattr(result, "ffmpeg_runs", None))}
             requests = [transcode_request(engine, row, self.backend.store.encryption_key(row.id)) for row in rows]
             results = engine.transcode_many(requests, self.storage, on_process=self._track)
         except engine.EngineError as e:
@@ -238,7 +238,7 @@ class Scheduler:
             if isinstance(result, engine.EngineError):
                 outcomes[row.id] = ("FAILED", result.code, result.message)
             else:
-                outcomes[row.id] = ("SUCCESS", result.output, result.keys)
+                outcomes[row.id] = ("SUCCESS", result.output, result.keys, getattr(result, "ffmpeg_runs", None))
         return outcomes
 
 
