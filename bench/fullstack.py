@@ -249,6 +249,38 @@ def tree_rss_bytes() -> tuple[int, int]:
     return python, other
 
 
+def tree_cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far: ``python`` = this process and its live Python children (function instances),
+    ``ffmpeg`` = every child process already reaped (ffmpeg runs and probes)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    python = 0.0
+    pids = [os.getpid()] + [pid for pid, name in _children(os.getpid()) if "python" in name]
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                fields = fh.read().decode("latin-1").rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        python += (int(fields[11]) + int(fields[12])) / tick
+    me = os.times()
+    return {"python": python, "ffmpeg": me.children_user + me.children_system}
+
+
+def _children(parent: int) -> list[tuple[int, str]]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode("latin-1")
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
+            found.append((int(entry), stat[stat.index("(") + 1 : stat.rindex(")")]))
+    return found
+
+
 class RssSampler:
     """Peak RSS of the process tree, sampled every ``interval`` s in a thread."""
 

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.common import progress, report, source_clip
-from bench.fullstack import FullStack, RssSampler, tree_rss_bytes
+from bench.fullstack import FullStack, RssSampler, tree_cpu_seconds, tree_rss_bytes
 
 TARGET_RATIO = 1.2
 TARGET_RSS_MB = 600
@@ -36,6 +36,7 @@ def burst(uploads: int, clip: Path, tmp: Path) -> dict:
     with FullStack(tmp, TARGETS, [], record_argv=True) as fs:
         idle_python, idle_other = tree_rss_bytes()
         keys = [f"incoming/p8/upload{n:04d}.mp4" for n in range(uploads)]
+        cpu_before = tree_cpu_seconds()
         with RssSampler() as rss:
             started = time.time()
             with ThreadPoolExecutor(PUT_THREADS) as pool:
@@ -45,6 +46,7 @@ def burst(uploads: int, clip: Path, tmp: Path) -> dict:
                 raise SystemExit(f"{len(missing)} of {uploads} done events missing, e.g. {sorted(missing)[:3]}")
             last = max(t for t, _, _ in fs.receiver.arrivals)
             fs.wait_quiet()  # then a duplicate would have arrived
+        cpu = {k: v - cpu_before[k] for k, v in tree_cpu_seconds().items()}
         arrivals = [k for _, k, _ in fs.receiver.arrivals]
         failed = [e["upload"]["key"] for _, _, e in fs.receiver.arrivals if e["status"] != "SUCCESS"]
         result = {
@@ -57,11 +59,13 @@ def burst(uploads: int, clip: Path, tmp: Path) -> dict:
             "peak_rss_mb": rss.peak_total / MB,
             "peak_rss_python_mb": rss.peak_python / MB,
             "idle_rss_mb": (idle_python + idle_other) / MB,
+            "cpu_seconds_python": cpu["python"],  # BOS, MCT, CFC, the functions (and this benchmark's PUTs)
+            "cpu_seconds_ffmpeg": cpu["ffmpeg"],  # transcodes and probes
         }
     return result
 
 
-def direct(argvs: list[list[str]]) -> float:
+def direct(argvs: list[list[str]]) -> tuple[float, float]:
     """The same ffmpeg argvs, one worker per core; outputs into fresh directories (the engine's are gone)."""
     for argv in argvs:
         Path(argv[-1]).parent.mkdir(parents=True, exist_ok=True)
@@ -69,10 +73,11 @@ def direct(argvs: list[list[str]]) -> float:
     def run(argv):
         subprocess.run(argv, check=True, capture_output=True, stdin=subprocess.DEVNULL)
 
-    started = time.time()
+    started, cpu = time.time(), os.times()
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         list(pool.map(run, argvs))
-    return time.time() - started
+    after = os.times()
+    return time.time() - started, after.children_user + after.children_system - cpu.children_user - cpu.children_system
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,10 +97,12 @@ def main(argv: list[str] | None = None) -> int:
             r = burst(size, clip, Path(tmp))
             progress(f"  stack {r['stack_seconds']:.1f} s (PUTs {r['put_seconds']:.1f} s), {len(r['argvs'])} ffmpeg "
                      f"processes; peak RSS {r['peak_rss_mb']:.0f} MB; running them directly ...")  # fmt: skip
-            r["direct_seconds"] = direct(r["argvs"])
+            r["direct_seconds"], r["cpu_seconds_direct"] = direct(r["argvs"])
             r["ratio"] = r["stack_seconds"] / r["direct_seconds"]
             r["ffmpeg_processes"] = len(r.pop("argvs"))
-            progress(f"  direct {r['direct_seconds']:.1f} s, ratio {r['ratio']:.3f}")
+            progress(f"  direct {r['direct_seconds']:.1f} s, ratio {r['ratio']:.3f}; CPU s: stack python "
+                     f"{r['cpu_seconds_python']:.1f}, stack ffmpeg {r['cpu_seconds_ffmpeg']:.1f}, "
+                     f"direct {r['cpu_seconds_direct']:.1f}")  # fmt: skip
             runs[size] = r
     big, small = runs[args.uploads], runs[args.small]
     growth = big["peak_rss_mb"] / small["peak_rss_mb"]
