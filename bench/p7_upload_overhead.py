@@ -120,7 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     report(
         "p7_upload_overhead",
         {
-            "value": round(med, 3),
             "median_overhead_seconds": round(med, 3),
             "p90_overhead_seconds": round(p90(overheads), 3),
             "breakdown_median_ms": {k: round(median([r["phases"][k] for r in results]) * 1000, 1) for k in PHASES},
