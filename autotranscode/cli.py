@@ -21,6 +21,7 @@ COMMANDS = [
     "reconcile",
     "invoke",
     "build",
+    "deploy",
 ]
 
 

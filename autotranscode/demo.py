@@ -54,7 +54,7 @@ class DownstreamReceiver:
         self.events: list[tuple[dict, bool]] = []  # (event, signature valid)
 
     async def __call__(self, scope, receive, send):
-        from handlers.signing import verify_downstream_signature
+        from handlers.wire.downstream import verify_downstream_signature
 
         if scope["type"] != "http":
             return
@@ -90,7 +90,8 @@ def demo_config(mct_url: str, downstream_url: str, downstream_secret: str) -> di
 
 def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoResult:
     from autotranscode.commands.provision import provision_localcloud
-    from handlers.store import SqlStore, upload_id_for
+    from handlers.adapters.store import SqlStore
+    from handlers.domain.ids import upload_id_for
     from localcloud.cfc.template import load_template
     from localcloud.samples import make_sample_clip
     from localcloud.serve import free_port, serve_in_thread

@@ -33,7 +33,7 @@ class DoneReceiver:
         self._cond = threading.Condition()
 
     async def __call__(self, scope, receive, send):
-        from handlers.signing import verify_downstream_signature
+        from handlers.wire.downstream import verify_downstream_signature
 
         if scope["type"] != "http":
             return

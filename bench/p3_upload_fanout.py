@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     args = parser.parse_args(argv)
 
-    from handlers import on_upload, runtime
+    from handlers import bootstrap, on_upload
     from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
     from localcloud.faults import FaultConfig
     from localcloud.mct.testing import running_mct
@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             for mediainfo in (False, True):
                 store_url = f"sqlite:///{tmp}/store-{int(mediainfo)}.sqlite3"
                 cfg = config(mct.server.endpoint, store_url, mediainfo)
-                deps = runtime.build_deps({**env, "AUTOTRANSCODE_CONFIG_JSON": json.dumps(cfg)})
-                runtime.set_deps(deps)
+                deps = bootstrap.build_deps({**env, "AUTOTRANSCODE_CONFIG_JSON": json.dumps(cfg)})
+                bootstrap.set_deps(deps)
                 # One create_job round trip through the same client (connection set-up included, as in the handler).
                 round_trips = []
                 for i in range(args.events):
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[mediainfo] = {"ratio": wall / rt, "handler_ms": wall * 1000, "create_job_ms": rt * 1000}
                 progress(f"mediainfo_check={mediainfo}: handler {wall * 1000:.1f} ms, one create_job "
                          f"{rt * 1000:.1f} ms, ratio {wall / rt:.2f}")  # fmt: skip
-                runtime.set_deps(None)
+                bootstrap.set_deps(None)
                 deps.store.dispose()
     head, with_mi = results[False], results[True]
     report(

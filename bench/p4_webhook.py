@@ -7,7 +7,7 @@ that exist in localcloud MCT (its own uvicorn process, scheduler off, the jobs a
 its job (the expensive case) and carries a new messageId.
 
 The webhook answers once the callback is authenticated, parsed, deduplicated and durably recorded in the store
-(handlers.callback_inbox: one transaction per batch of concurrent callbacks); `get_job` over HTTP, the status
+(handlers.services.inbox: one transaction per batch of concurrent callbacks); `get_job` over HTTP, the status
 update and upload completion follow in the background. Both are measured: `callbacks_per_second` (answered 200,
 recorded) during the load, and `verified_per_second` (jobs whose verified status is in the store) from the start
 of the load until the last hint was verified. Load: several client processes, each with persistent connections
@@ -79,7 +79,11 @@ def serve_mct(data_dir: str, port: int, jobs: int, jobs_file: str) -> None:
 
 def fill_store(store_url: str, docs: list[dict]) -> None:
     """The handler store as the upload function leaves it: one upload per source, a submitted claim per job."""
-    from handlers.store import KIND_TRANSCODE, Job, Upload, claim_id_for, open_store, upload_id_for, utcnow
+    from handlers.adapters.store import open_store
+    from handlers.domain.clock import utcnow
+    from handlers.domain.ids import claim_id_for, upload_id_for
+    from handlers.domain.records import Job, Upload
+    from handlers.domain.statuses import KIND_TRANSCODE
 
     store = open_store(store_url)  # WAL + synchronous=NORMAL: commits do not fsync
     now = utcnow()

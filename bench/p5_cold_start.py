@@ -6,11 +6,12 @@ For each round, in turn, each in a fresh process: (1) the floor — Powertools' 
 ``handlers.on_upload`` with an upload event for a new object (3 targets, mediainfo_check off: the probe is MCT's
 time, P3 counts round trips) against localcloud MCT; (3) ``handlers.on_notification`` with a callback for a job that
 exists in MCT and in the store; (4, 5) the same two functions with the SDK imported plainly first (without
-``handlers.sdk_imports``: does it still earn its place?); (6) for reference, a bare Powertools handler (``Logger`` +
-``@logger.inject_lambda_context``). Each process gets a fresh SQLite store file, like a new CFC instance's /tmp.
-Time = from spawning the process until its first event is handled (interpreter start, imports, cold-start init,
-first invocation: what the first event of a cold CFC instance waits for); the child also reports its import and
-first-invocation times. ratio = median function time / median floor time (the worse function is the headline).
+``handlers.adapters.sdk_imports``: does it still earn its place?); (6) for reference, a bare Powertools handler
+(``Logger`` + ``@logger.inject_lambda_context``). Each process gets a fresh SQLite store file, like a new CFC
+instance's /tmp. Time = from spawning the process until its first event is handled (interpreter start, imports,
+cold-start init, first invocation: what the first event of a cold CFC instance waits for); the child also reports
+its import and first-invocation times. ratio = median function time / median floor time (the worse function is
+the headline).
 
     python -m bench.p5_cold_start [--rounds 7]
 """
@@ -63,7 +64,7 @@ else:
     import importlib
 
     name, _, variant = kind.partition(":")
-    if variant == "plain-sdk":  # the SDK imported as is: handlers.sdk_imports then has nothing left to do
+    if variant == "plain-sdk":  # the SDK imported as is: handlers.adapters.sdk_imports then has nothing left to do
         import baidubce.utils
     handler = importlib.import_module(f"handlers.{name}").handler
     context = None
@@ -109,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args(argv)
 
-    from handlers.store import KIND_TRANSCODE, Job, Upload, claim_id_for, open_store, upload_id_for, utcnow
+    from handlers.adapters.store import open_store
+    from handlers.domain.clock import utcnow
+    from handlers.domain.ids import claim_id_for, upload_id_for
+    from handlers.domain.records import Job, Upload
+    from handlers.domain.statuses import KIND_TRANSCODE
     from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
     from localcloud.mct.testing import running_mct
 

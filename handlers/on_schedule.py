@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import runtime
-from handlers.cfc_context import adapt_context
+from handlers import bootstrap
 from handlers.logs import logger
-from handlers.reconcile import reconcile
+from handlers.services.reconcile import reconcile
+from handlers.wire.cfc_context import adapt_context
 
-runtime.init_at_cold_start()
+bootstrap.init_at_cold_start()
 
 
 def handler(event: dict[str, Any] | None = None, context: Any = None) -> dict[str, Any]:
@@ -18,4 +18,4 @@ def handler(event: dict[str, Any] | None = None, context: Any = None) -> dict[st
 
 @logger.inject_lambda_context(clear_state=True)
 def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return reconcile(runtime.get_deps())
+    return reconcile(bootstrap.get_deps())

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import runtime
-from handlers.cfc_context import adapt_context
+from handlers import bootstrap
 from handlers.logs import logger
-from handlers.submission import RetryLater, process_upload_event
-from handlers.upload_events import UnknownEventShape
+from handlers.services.submit import RetryLater, process_upload_event
+from handlers.wire.cfc_context import adapt_context
+from handlers.wire.upload_events import CORRELATION_ID_PATH, UnknownEventShape
 
-runtime.init_at_cold_start()
+bootstrap.init_at_cold_start()
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return _handle(event, adapt_context(context))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, correlation_id_path=CORRELATION_ID_PATH)
 def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    deps = runtime.get_deps()
-    first = (event.get("events") or event.get("Records") or [{}])[0] if isinstance(event, dict) else {}
-    logger.set_correlation_id(first.get("eventId") if isinstance(first, dict) else None)
+    deps = bootstrap.get_deps()
     try:
         summary = process_upload_event(deps, event)
     except UnknownEventShape as exc:

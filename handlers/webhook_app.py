@@ -1,7 +1,7 @@
 """Self-host the MCT webhook without CFC: `uvicorn handlers.webhook_app:app`.
 
 A small ASGI app (no extra dependency). POSTed notifications are checked (size limit while reading, auth, JSON
-shape) on the event loop, then recorded through the callback inbox (handlers.callback_inbox): the answer is sent
+shape) on the event loop, then recorded through the callback inbox (handlers.services.inbox): the answer is sent
 once the hint is durably in the store, and `get_job` + the status update happen in the background. Anything else
 (health check, wrong method or path) goes through the same routing as the CFC function.
 """
@@ -15,12 +15,13 @@ import weakref
 from typing import Any
 from urllib.parse import parse_qsl
 
-from handlers import runtime
-from handlers.callback_inbox import CallbackInbox
-from handlers.callbacks import Outcome, check_notification
-from handlers.http_events import HttpRequest
+from handlers import bootstrap
+from handlers.callback_routing import is_callback_path, route
 from handlers.logs import logger
-from handlers.on_notification import is_callback_path, route
+from handlers.services.callbacks import ACCEPTED, DUPLICATE, Verdict, check_notification
+from handlers.services.inbox import CallbackInbox
+from handlers.wire import callback_http
+from handlers.wire.http import HttpRequest
 
 DEFAULT_LIMIT = 256 * 1024
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -33,7 +34,7 @@ _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopBatcher] = 
 def inbox() -> CallbackInbox:
     """The process's inbox, bound to the current Deps (tests and localcloud may install new ones)."""
     global _inbox
-    deps = runtime.get_deps()
+    deps = bootstrap.get_deps()
     with _inbox_lock:
         if _inbox is None or _inbox.deps is not deps:
             if _inbox is not None:
@@ -96,7 +97,7 @@ def _batcher() -> _LoopBatcher:
 
 def _limit() -> int:
     try:
-        return runtime.get_deps().config.callback.max_body_bytes
+        return bootstrap.get_deps().config.callback.max_body_bytes
     except Exception:
         return DEFAULT_LIMIT
 
@@ -144,9 +145,8 @@ async def _read_body(scope, receive, send) -> bytes | None:
     """The body, or None when the request was answered (413) or the client went away."""
     limit = _limit()
     declared = dict(scope.get("headers") or []).get(b"content-length")
-    too_large = {"error": "too_large", "field": "body", "message": f"body over {limit} bytes"}
     if declared and declared.isdigit() and int(declared) > limit:
-        await _send_json(send, 413, too_large)
+        await _send_json(send, *callback_http.too_large(limit))
         return None
     chunks, size = [], 0
     while True:
@@ -156,7 +156,7 @@ async def _read_body(scope, receive, send) -> bytes | None:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            await _send_json(send, 413, too_large)
+            await _send_json(send, *callback_http.too_large(limit))
             return None
         chunks.append(chunk)
         if not message.get("more_body"):
@@ -167,19 +167,19 @@ async def _accept(request: HttpRequest) -> tuple[int, dict[str, Any]] | None:
     """A well-formed notification -> recorded through the inbox; None -> let `route` answer (errors, health)."""
     if request.method != "POST" or request.body is None:
         return None
-    deps = runtime.get_deps()
+    deps = bootstrap.get_deps()
     if not is_callback_path(deps, request.path):
         return None
     checked = check_notification(deps, request.body, request.headers, request.query)
-    if isinstance(checked, Outcome):
-        return checked.status_code, checked.body
+    if isinstance(checked, Verdict):
+        return callback_http.answer(checked)
     job_id, message_id = checked
     try:
         accepted = await _batcher().add(job_id, message_id)
     except Exception:
         logger.exception("callback could not be recorded")
-        return 503, {"error": "unavailable", "message": "the callback could not be recorded; retry later"}
-    return 200, {"status": "accepted" if accepted else "duplicate", "job_id": job_id}
+        return callback_http.unavailable()
+    return callback_http.answer(Verdict(ACCEPTED if accepted else DUPLICATE, job_id))
 
 
 async def app(scope: dict[str, Any], receive, send) -> None:
@@ -199,5 +199,5 @@ async def app(scope: dict[str, Any], receive, send) -> None:
             answer = await asyncio.get_running_loop().run_in_executor(None, route, request)
     except Exception:
         logger.exception("callback failed")
-        answer = 500, {"error": "internal", "message": "the callback could not be recorded; retry later"}
+        answer = callback_http.internal_error()
     await _send_json(send, *answer)

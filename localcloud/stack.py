@@ -4,6 +4,10 @@
         BosClient(BceClientConfiguration(credentials=..., endpoint=stack.bos_endpoint)).put_object_from_file(...)
         stack.runtime.wait_idle()
 
+The CFC port also serves the CFC API (``/v1/functions``, ``/v1/relation``; ``cfc/api_urls.py``): functions
+deployed through it (``autotranscode deploy --endpoint <cfc_url>``) run next to the template's, with their own
+environment. ``template_path=None`` starts with no template functions.
+
 Wiring: every BOS create event (API or file dropped into ``<data_dir>/buckets/<bucket>/``) goes to
 ``runtime.dispatch_bos_event``; the functions get environment overrides so they talk to this MCT with the local
 credentials and keep their store in ``data_dir`` (see ``local_function_env``).
@@ -20,6 +24,8 @@ from pathlib import Path
 
 from localcloud.bos import BosService
 from localcloud.cfc import CfcRuntime
+from localcloud.cfc.api_models import CfcBackend
+from localcloud.cfc.api_urls import CfcGateway
 from localcloud.cfc.pool import LogSink
 from localcloud.cfc.template import FunctionSpec, load_template
 from localcloud.defaults import (
@@ -30,6 +36,7 @@ from localcloud.defaults import (
     DEFAULT_HOST,
     DEFAULT_SECRET_KEY,
     MCT_PORT,
+    REGION,
 )
 from localcloud.faults import FaultConfig
 from localcloud.serve import RunningServer, serve_in_thread
@@ -37,7 +44,7 @@ from localcloud.storage import LocalStorage
 
 log = logging.getLogger(__name__)
 
-# The handlers' environment contract (handlers/config.py): config file path or inline JSON, store URL, MCT creds.
+# The handlers' environment contract (handlers/config/settings.py): config file or inline JSON, store URL, MCT creds.
 ENV_CONFIG_PATH = "AUTOTRANSCODE_CONFIG"
 ENV_CONFIG_JSON = "AUTOTRANSCODE_CONFIG_JSON"
 ENV_STORE_URL = "AUTOTRANSCODE_STORE_URL"
@@ -114,7 +121,7 @@ class LocalStack:
     def __init__(
         self,
         data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR,
-        template_path: str | os.PathLike[str] = "template.yaml",
+        template_path: str | os.PathLike[str] | None = "template.yaml",
         *,
         host: str = DEFAULT_HOST,
         bos_port: int = BOS_PORT,
@@ -134,7 +141,7 @@ class LocalStack:
         """Ports 0 pick free ones (tests). ``env_overrides`` are applied after the local ones (same shape as
         ``CfcRuntime``'s). ``warm`` starts one instance per function at start-up so import errors fail early."""
         self.data_dir = Path(data_dir).resolve()
-        self.template_path = Path(template_path).resolve()
+        self.template_path = Path(template_path).resolve() if template_path is not None else None
         self.host = host
         self.ports = {"bos": bos_port, "mct": mct_port, "cfc": cfc_port}
         self.credentials = {access_key: secret_key}
@@ -151,6 +158,7 @@ class LocalStack:
         self.bos: BosService | None = None
         self.mct = None
         self.runtime: CfcRuntime | None = None
+        self.cfc_api: CfcBackend | None = None
         self._servers: dict[str, RunningServer] = {}
 
     # ----- addresses ----------------------------------------------------------------------------------------
@@ -206,7 +214,8 @@ class LocalStack:
 
     # ----- lifecycle ----------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
-        functions = load_template(self.template_path)  # template errors before anything starts
+        # template errors before anything starts; None: only functions deployed through the CFC API
+        functions = load_template(self.template_path) if self.template_path is not None else {}
         for service, port in self.ports.items():
             if service != "mct" or self.with_mct:
                 check_port_free(service, self.host, port)
@@ -234,7 +243,9 @@ class LocalStack:
                 self.template_path, overrides, self.data_dir, log_sink=self.log_sink, **runtime_kwargs
             )
             self.runtime.start(warm=self.warm)
-            self._serve("cfc", self.runtime.http_app)
+            self.cfc_api = CfcBackend(self.runtime, self.data_dir, REGION, lambda: self.cfc_url,
+                                      bucket_exists=self.storage.bucket_exists)  # fmt: skip
+            self._serve("cfc", CfcGateway(self.cfc_api, self.runtime.http_app, self.credentials))
             if self.create_trigger_buckets:
                 for spec in functions.values():
                     for trigger in spec.bos_triggers:

@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from handlers import runtime
+from handlers import bootstrap
+from handlers.adapters.mct_sdk import SdkMct
+from handlers.adapters.store import SqlStore
+from handlers.adapters.store.columns import TABLES
 from handlers.config import parse_config
-from handlers.mct import SdkMct
+from handlers.domain.clock import utcnow
 from handlers.on_upload import handler as on_upload_handler
-from handlers.runtime import Deps
-from handlers.store import TABLES, SqlStore, utcnow
-from handlers.submission import RetryLater
+from handlers.services.deps import Deps
+from handlers.services.submit import RetryLater
 from handlers.webhook_app import app as webhook_app
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from localcloud.faults import FaultConfig
@@ -34,6 +36,7 @@ from localcloud.mct.engine.thumbnail import thumbnail_key
 from localcloud.mct.testing import RunningMct, running_mct
 from localcloud.serve import RunningServer, serve_in_thread
 from tests.unit.handlers.receiver import Receiver
+from tests.waiting import mct_outstanding, pending_hints, wait_idle
 
 BUCKET = "uploads"
 PIPELINE = "autotranscode"
@@ -126,11 +129,17 @@ class Cloud:
     def backend(self):
         return self.mct.service.backend
 
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Until MCT has nothing queued, running or left to call back and the webhook has verified every accepted
+        callback: then a missing second event is really missing."""
+        wait_idle(lambda: mct_outstanding(self.mct.service), lambda: pending_hints(self.deps.store),
+                  timeout=timeout, what="MCT and the webhook")  # fmt: skip
+
     def stop(self) -> None:
         for server in (self.webhook, self.downstream, *self.servers):
             server.stop()
         self.mct.stop()
-        runtime.set_deps(None)
+        bootstrap.set_deps(None)
 
     # ----- uploads -------------------------------------------------------------------------------------------
     def upload(self, key: str, data: bytes | None = None, event_id: str | None = None) -> dict[str, Any]:
@@ -219,7 +228,7 @@ def make_cloud(
         store.drop_all()
         store = SqlStore(cfg.store_url)
     deps = Deps(cfg, store, SdkMct(mct.server.url, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY))
-    runtime.set_deps(deps)
+    bootstrap.set_deps(deps)
     # Set up on the backend directly: injected API faults are for the functions, not for this setup.
     backend = mct.service.backend
     config: dict[str, Any] = {"capacity": capacity}
@@ -235,19 +244,8 @@ def make_cloud(
     return Cloud(mct, deps, receiver, downstream, webhook, callback_url)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached after {timeout}s")
-        time.sleep(interval)
-
-
 def hints_drained(store) -> bool:
-    """The self-hosted webhook's verifier has gone through every callback it accepted (handlers.callback_inbox)."""
+    """The self-hosted webhook's verifier has gone through every callback it accepted (handlers.services.inbox)."""
     return not store.due_hints(utcnow() + timedelta(days=1), 1)
 
 

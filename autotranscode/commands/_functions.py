@@ -38,8 +38,8 @@ def _is_local(endpoint: str) -> bool:
 
 def load_deps(args):
     """Deps for the CLI; with a local MCT endpoint and no BCE_* env, the localcloud credentials are used."""
+    from handlers.bootstrap import build_deps
     from handlers.config import ENV_ACCESS_KEY, ENV_SECRET_KEY, ConfigError, load_config
-    from handlers.runtime import build_deps
 
     env = function_env(args)
     try:

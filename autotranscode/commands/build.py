@@ -3,6 +3,7 @@ Linux x86_64 / Python 3.10 (manylinux wheels) — into dist/."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 PLATFORM = "manylinux2014_x86_64"
 PYTHON_VERSION = "3.10"
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 def register(subparsers) -> None:
@@ -51,14 +53,19 @@ def _build(args, handlers: Path, config: Path, stage: Path) -> int:
         if proc.returncode:
             print("error: pip could not fetch manylinux/py3.10 wheels for every requirement", file=sys.stderr)
             return proc.returncode
-    shutil.copytree(handlers, stage / "handlers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # handlers/testing holds the in-memory twins of the store and MCT: tests only, never deployed.
+    shutil.copytree(handlers, stage / "handlers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "testing"))
     shutil.copy2(config, stage / config.name)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(stage.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
-                zf.write(path, path.relative_to(stage).as_posix())
+                # fixed timestamps: the same inputs give the same zip, so `deploy` can tell the code is unchanged
+                info = zipfile.ZipInfo(path.relative_to(stage).as_posix(), date_time=ZIP_DATE)
+                info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, path.read_bytes())
     size_mb = output.stat().st_size / 1e6
     print(f"{output} ({size_mb:.1f} MB); set AUTOTRANSCODE_CONFIG={config.name}")
     print("handlers: handlers.on_upload.handler, handlers.on_notification.handler, handlers.on_schedule.handler")

@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 
 
 class LocalContext:
-    """What a CFC context offers (attribute names [UNVERIFIED]; handlers/cfc_context.py adapts whatever it gets)."""
+    """What a CFC context offers ([UNVERIFIED] names; handlers/wire/cfc_context.py adapts whatever it gets)."""
 
     def __init__(self, name: str, memory: int, timeout: int):
         self.request_id = str(uuid.uuid4())

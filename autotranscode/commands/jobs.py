@@ -62,7 +62,7 @@ def _row(job, upload) -> dict:
 
 
 def run_list(args) -> int:
-    from handlers.store import utcnow
+    from handlers.domain.clock import utcnow
 
     deps = load_deps(args)
     since = parse_since(args.since, utcnow())
@@ -104,7 +104,7 @@ def run_show(args) -> int:
     if delivery:
         out["delivery"] = {"status": delivery.status, "attempts": delivery.attempts, "last_error": delivery.last_error}
     if args.live:
-        from handlers.callbacks import read_job
+        from handlers.services.callbacks import read_job
 
         out["mct"] = read_job(deps, job).raw
     print(json.dumps(out, indent=2, ensure_ascii=False, default=str))

@@ -58,7 +58,8 @@ def _plain(value):
 
 
 def run(args) -> int:
-    from handlers.mct import MctError, MctNotFound, snake
+    from handlers.services.ports import MctError, MctNotFound
+    from handlers.wire.mct_views import snake
 
     deps = load_deps(args)
     cfg, sdk = deps.config, deps.mct

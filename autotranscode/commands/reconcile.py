@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from handlers.reconcile import reconcile
+    from handlers.services.reconcile import reconcile
 
     deps = load_deps(args)
     stale = timedelta(minutes=args.stale_after) if args.stale_after is not None else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 
 from autotranscode.commands._functions import add_common, load_deps
 
@@ -23,40 +22,21 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from handlers.store import DELIVERY_PENDING, FAILED, SUBMIT_FAILED
-    from handlers.submission import PlannedJob, submit_claim
+    from handlers.services.redrive import failed_jobs, redrive
 
     if not args.job_ids and not args.all_failed:
         print("error: name JOB_IDs or use --all-failed", file=sys.stderr)
         return 2
     deps = load_deps(args)
-    store = deps.store
     jobs = []
     for job_id in args.job_ids:
-        job = store.get_job(job_id)
+        job = deps.store.get_job(job_id)
         if job is None:
             print(f"error: no job {job_id!r} in the store", file=sys.stderr)
             return 1
         jobs.append(job)
     if args.all_failed:
-        for status in (FAILED, SUBMIT_FAILED):
-            jobs += [j for j, _ in store.list_jobs(status=status, limit=args.limit)]
-    results = []
-    for job in jobs[: args.limit]:
-        if job.status not in (FAILED, SUBMIT_FAILED):
-            results.append({"target": job.target, "job_id": job.job_id, "outcome": f"skipped: status {job.status}"})
-            continue
-        if args.dry_run:
-            results.append({"target": job.target, "job_id": job.job_id, "outcome": "would redrive"})
-            continue
-        if not store.reset_for_redrive(job.claim_id, deps.now()):
-            continue
-        store.reopen_upload(job.upload_id)
-        delivery = store.get_delivery(job.upload_id)
-        if delivery is not None:
-            store.record_delivery(replace(delivery, status=DELIVERY_PENDING, updated_at=deps.now()))
-        upload = store.get_upload(job.upload_id)
-        outcome = submit_claim(deps, upload, PlannedJob(job.target, job.kind, job.request))
-        results.append({"previous_job_id": job.job_id, **outcome})
+        jobs += failed_jobs(deps, args.limit)
+    results = redrive(deps, jobs[: args.limit], dry_run=args.dry_run)
     print(json.dumps(results, indent=2))
     return 1 if any(r.get("outcome") in ("failed", "retryable") for r in results) else 0

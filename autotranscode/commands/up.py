@@ -104,7 +104,7 @@ def describe(stack) -> str:
         f"localcloud is up (state in {stack.data_dir})",
         f"  BOS  {stack.bos_url}   BosClient endpoint={stack.bos_endpoint!r}",
         f"  MCT  {stack.mct_url}   MediaClient endpoint={stack.mct_endpoint!r}",
-        f"  CFC  {stack.cfc_url}",
+        f"  CFC  {stack.cfc_url}   HTTP triggers; CFC API for CfcClient and `autotranscode deploy --endpoint`",
         f"  credentials (local only): access key {stack.access_key!r}, secret key {stack.secret_key!r}",
     ]
     for name, spec in stack.runtime.functions.items():

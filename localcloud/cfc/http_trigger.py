@@ -69,8 +69,14 @@ def canonical_header(name: str) -> str:
 class HttpTriggerApp:
     def __init__(self, runtime):
         self.runtime = runtime
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute the routes from the runtime's functions (after a function is deployed or removed)."""
         routes = [
-            compile_route(name, trigger) for name, spec in runtime.functions.items() for trigger in spec.http_triggers
+            compile_route(name, trigger)
+            for name, spec in self.runtime.functions.items()
+            for trigger in spec.http_triggers
         ]
         self.routes = sorted(routes, key=lambda r: r.specificity)
 

@@ -5,6 +5,8 @@
   per (record, matching function) on a worker pool; a failed or timed-out invocation is retried twice with a
   small backoff, then written to ``<data_dir>/cfc/dead-letter/<function>/<id>.json``.
 - ``http_app``: ASGI app serving the HTTP triggers (see ``http_trigger``).
+- ``put_function(spec)`` / ``remove_function(name)``: functions deployed through the CFC API (``api_models``) join
+  or leave at run time; they get exactly their own environment (no template overrides), as in CFC.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class AsyncOutcome:
 class CfcRuntime:
     def __init__(
         self,
-        template_path: str | os.PathLike[str],
+        template_path: str | os.PathLike[str] | None,
         env_overrides: Mapping[str, object] | None = None,
         data_dir: str | os.PathLike[str] = ".localcloud",
         *,
@@ -71,8 +73,11 @@ class CfcRuntime:
         """``env_overrides``: ``{"NAME": "value"}`` for every function and/or ``{"FunctionName": {"NAME": ...}}``
         for one (the ``sam local --env-vars`` shape). ``credentials`` (AK → SK) is checked on HTTP triggers with
         ``AuthType: iam`` and on the invoke API; without it those are open."""
-        self.template_path = Path(template_path).resolve()
-        self.functions: dict[str, FunctionSpec] = load_template(self.template_path)
+        self.template_path = Path(template_path).resolve() if template_path is not None else None
+        # Replaced, never mutated, when functions are deployed (readers on other threads keep a consistent view).
+        self.functions: dict[str, FunctionSpec] = load_template(self.template_path) if self.template_path else {}
+        self._deployed: set[str] = set()
+        self.max_instances = max_instances
         self.data_dir = Path(data_dir).resolve()
         self.dead_letter_dir = self.data_dir / "cfc" / "dead-letter"
         self.region = region
@@ -114,16 +119,40 @@ class CfcRuntime:
             }
         )
         env.update(spec.environment)
+        if name in self._deployed:
+            return env
         for key, value in self._overrides.items():
             if not isinstance(value, Mapping):
                 env[key] = str(value)
         env.update({k: str(v) for k, v in (self._overrides.get(name) or {}).items()})
         return env
 
+    # ----- functions deployed through the CFC API -------------------------------------------------------------
+    def put_function(self, spec: FunctionSpec) -> None:
+        """Add or replace a function (new code, configuration or triggers): new instances from now on; the old
+        instances are stopped (an invocation still running on one fails, and an async one is retried)."""
+        self._deployed.add(spec.name)
+        self.functions = {**self.functions, spec.name: spec}
+        old = self._pools.get(spec.name)
+        self._pools = {**self._pools, spec.name: FunctionPool(spec, self.function_env(spec.name), self.log_sink,
+                                                              self.max_instances)}  # fmt: skip
+        self.http_app.refresh()
+        if old is not None:
+            old.close()
+
+    def remove_function(self, name: str) -> None:
+        self.functions = {k: v for k, v in self.functions.items() if k != name}
+        old = self._pools.get(name)
+        self._pools = {k: v for k, v in self._pools.items() if k != name}
+        self._deployed.discard(name)
+        self.http_app.refresh()
+        if old is not None:
+            old.close()
+
     # ----- lifecycle ------------------------------------------------------------------------------------------
     def start(self, warm: bool = False) -> None:
         """``warm=True`` starts one instance per function now, so an import error fails start-up."""
-        if warm:
+        if warm and self._pools:
             with ThreadPoolExecutor(max_workers=len(self._pools)) as starter:
                 for future in [starter.submit(pool.warm) for pool in self._pools.values()]:
                     future.result()  # the first import error fails start-up
@@ -231,6 +260,11 @@ class CfcRuntime:
             for name in self.matching_functions(record):
                 futures.append(self.invoke_async(name, {"events": [record]}))
         return futures
+
+    def outstanding(self) -> int:
+        """Async invocations queued or running now."""
+        with self._pending_lock:
+            return len(self._pending)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until no async invocation is queued or running (tests, demo). False on timeout."""

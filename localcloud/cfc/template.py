@@ -3,6 +3,10 @@
 Follows the bsam CLI: ``BCE::Serverless::Function`` (and ``BCE::CFC::Function``), properties Handler, Runtime,
 CodeUri, MemorySize (128), Timeout (3 s), Environment.Variables, Events of Type BOS / HTTP; ``Globals.Function``
 gives defaults. Every key is case-sensitive. Errors name the resource, the field and the value.
+
+bsam has no crontab event type, so a function's CFC crontab trigger is declared in the resource's
+``Metadata.autotranscode.Crontab`` (``Name``, ``ScheduleExpression``; bsam ignores Metadata). localcloud does not run
+it; ``autotranscode deploy`` creates it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ DEFAULT_TIMEOUT_S = 3
 MAX_TIMEOUT_S = 300
 HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 AUTH_TYPES = ("anonymous", "iam")
+# CFC's schedule formats (doc ajzmg1mft; bce-sdk-python CrontabTriggerData): rate(N unit) or cron(5 fields, UTC).
+SCHEDULE_RE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){4}\))$")
+TRIGGER_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,30}$")
 
 
 class TemplateError(ValueError):
@@ -55,6 +62,12 @@ class HttpTrigger:
     auth_type: str = "anonymous"
 
 
+@dataclass(frozen=True)
+class CrontabTrigger:
+    name: str
+    schedule: str
+
+
 @dataclass
 class FunctionSpec:
     name: str
@@ -66,6 +79,8 @@ class FunctionSpec:
     environment: dict[str, str] = field(default_factory=dict)
     bos_triggers: list[BosTrigger] = field(default_factory=list)
     http_triggers: list[HttpTrigger] = field(default_factory=list)
+    crontab_triggers: list[CrontabTrigger] = field(default_factory=list)
+    description: str = ""
 
 
 class _Loader(yaml.SafeLoader):
@@ -103,6 +118,7 @@ def parse_template(doc: dict, base_dir: Path) -> dict[str, FunctionSpec]:
         if not isinstance(resource, dict) or resource.get("Type") not in FUNCTION_TYPES:
             continue
         spec = _parse_function(logical_id, resource.get("Properties") or {}, globals_fn, base_dir)
+        spec.crontab_triggers = _crontab_triggers(logical_id, resource.get("Metadata"))
         if spec.name in functions:
             raise TemplateError(f"two functions are named {spec.name!r}")
         functions[spec.name] = spec
@@ -142,6 +158,7 @@ def _parse_function(logical_id: str, props: dict, globals_fn: dict, base_dir: Pa
         memory_mb=memory,
         timeout_s=timeout,
         environment={str(k): _env_value(v) for k, v in env.items()},
+        description=str(merged.get("Description") or ""),
     )
     for event_name, event in (props.get("Events") or {}).items():
         event_where = f"{where}, event {event_name}"
@@ -168,6 +185,27 @@ def _bos_trigger(where: str, name: str, props: dict) -> BosTrigger:
         if t not in CREATE_EVENT_TYPES:
             raise TemplateError(f"{where}: EventTypes value {t!r} is not one of {', '.join(CREATE_EVENT_TYPES)}")
     return BosTrigger(name, bucket, tuple(types), str(props.get("Prefix") or ""), str(props.get("Suffix") or ""))
+
+
+def _crontab_triggers(logical_id: str, metadata) -> list[CrontabTrigger]:
+    crontab = ((metadata or {}).get("autotranscode") or {}).get("Crontab") if isinstance(metadata, dict) else None
+    if crontab is None:
+        return []
+    where = f"function {logical_id}, Metadata.autotranscode.Crontab"
+    entries = crontab if isinstance(crontab, list) else [crontab]
+    triggers = []
+    for entry in entries:
+        entry = entry if isinstance(entry, dict) else {}
+        name, schedule = entry.get("Name"), entry.get("ScheduleExpression")
+        if not isinstance(name, str) or not TRIGGER_NAME_RE.match(name):
+            raise TemplateError(f"{where}: Name {name!r} must be 1-30 letters, digits, '-' or '_'")
+        if not isinstance(schedule, str) or not SCHEDULE_RE.match(schedule.strip()):
+            raise TemplateError(
+                f"{where}: ScheduleExpression {schedule!r} is not CFC's format; use e.g. 'rate(5 minutes)' or "
+                "'cron(*/5 * * * ?)' (5 fields, UTC)"
+            )
+        triggers.append(CrontabTrigger(name, schedule.strip()))
+    return triggers
 
 
 def _http_trigger(where: str, name: str, props: dict) -> HttpTrigger:

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # [INFERRED] what a real callback says in "server"; localcloud passes its own host:port instead when known.
 DEFAULT_SERVER_NAME = "media.bj.baidubce.com"
+# [UNVERIFIED] what Baidu's media services document for their callbacks (reference mct-api.md, Corrections):
+# an async-http-client user agent and JSON in UTF-8.
+CALLBACK_HEADERS = {"User-Agent": "AHC/2.0", "Content-Type": "application/json;charset=UTF-8", "Accept": "*/*"}
 # [INFERRED] whether thumbnail jobs notify is not documented; we send the same message (messageBody = the thumbnail
 # job as GET /v3/job/thumbnail/{id} returns it) so an upload with thumbnails can finish without polling.
 NOTIFY_THUMBNAIL_JOBS = True
@@ -150,7 +153,7 @@ class Notifier:
                     self._inflight.discard(row[0])
 
     def _attempt(self, row_id: int, url: str, body: bytes, sign: str | None, attempts: int) -> None:
-        headers = {"Content-Type": "application/json", "Accept": "*/*"}
+        headers = dict(CALLBACK_HEADERS)
         if sign:
             params = json.loads(sign)
             headers.update(sign_headers(params["token"], params["endpoint"], body.decode("utf-8")))

@@ -4,6 +4,10 @@ Each ``check_*`` takes the decoded JSON body and returns the normalized object t
 ``exceptions.MctError`` whose message is Baidu's verbatim text where it is known ("bean validation" style
 ``<path>:<path>=<constraint>``) and always names the field and the bad value otherwise.
 Unknown JSON fields are ignored (dropped), as Baidu's server does.
+
+Baidu's server binds JSON with Java/Jackson, and Baidu's own integration tests show its defaults (reference
+Corrections): a decimal given for an integer field is truncated toward zero and then range-checked ("3.5 == 3"),
+and a value of the wrong type answers Jackson's "Could not read JSON: Can not construct instance of ..." text.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from localcloud.mct import catalog
 from localcloud.mct.exceptions import InvalidArgument, MalformedJson
 
 NAME_PATTERN = "[a-z][0-9a-z_]{0,39}"
@@ -20,17 +25,10 @@ DEFAULT_CAPACITY = 20
 FREE_QUOTA = 100
 TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 JOB_STATUSES = ("PENDING", "RUNNING", "SUCCESS", "FAILED")
-
-CONTAINERS = ("mp4", "flv", "hls", "mp3", "m4a", "a-hls", "pcm", "dash")
-VIDEO_CODECS = ("h264", "h265")
-AUDIO_CODECS = ("aac", "mp3", "opus")  # opus appears in the Go SDK test; the engine decides what it can do
-PROFILES = ("baseline", "main", "high")
-SIZING_POLICIES = ("keep", "shrinkToFit", "stretch")
-SAMPLE_RATES = (22050, 32000, 44100, 48000, 96000)
-FRAME_RATES = (10.0, 15.0, 20.0, 23.97, 24.0, 25.0, 29.97, 30.0, 50.0, 60.0)
-ENCRYPTION_STRATEGIES = ("Fixed", "PlayerBinding")
-TRANS_MODES = ("normal", "twopass", "cae", "cae_enhanced")
 AES_KEY_RE = re.compile(r"^[a-zA-Z0-9]{16}$")
+# [INFERRED] the Java package of Baidu's request models; the real messages show only "com.baidu.bce" and the
+# tail of the enum class ("...target.Format", reference §2.5).
+JAVA_MODEL_PACKAGE = "com.baidu.bce.mct.model"
 
 H_ALIGN = ("left", "center", "right")
 V_ALIGN = ("top", "center", "bottom")
@@ -48,27 +46,80 @@ def bean(path: str, text: str) -> str:
     return f"{path}:{path}={text}"
 
 
+def object_key(key: str) -> str:
+    """The BOS key a request names: a leading '/' is dropped, as the real service does (reference Corrections:
+    '/00mingxioutput', '/media/info/jobtest.mp4' and '/pic/水印图片.png' all work). Messages keep the key as given."""
+    return key.lstrip("/")
+
+
+def check_output_key(key: str, field: str) -> str:
+    """The stored key outputs are written at. Every character BOS allows is accepted, as the real service does
+    (e.g. ``测试视频结果/\\<> *?"|.mp4``); localcloud only refuses keys that name no object or whose '.'/'..'/empty
+    segments could step out of the bucket on a local disk [localcloud-only safety rule]."""
+    stored = object_key(key)
+    if not stored or "\x00" in stored or any(seg in ("", ".", "..") for seg in stored.split("/")):
+        raise InvalidArgument(
+            f"{field}={key!r} is not an object key localcloud can write: use '/'-separated names without "
+            "empty, '.' or '..' segments, e.g. 'out/video.mp4'"
+        )
+    return stored
+
+
+def _jackson(text: str, path: str) -> MalformedJson:
+    """Jackson's binding error as Baidu's server returns it; the reference chain names the field."""
+    return MalformedJson(f"Could not read JSON: {text} (through reference chain: {path})")
+
+
+def _java_enum_class(path: str) -> str:
+    """``video.sizingPolicy`` -> ``com.baidu.bce.mct.model.video.SizingPolicy`` (the shape Baidu's messages show)."""
+    head, _, last = path.rpartition(".")
+    return ".".join(p for p in (JAVA_MODEL_PACKAGE, head, last[:1].upper() + last[1:]) if p)
+
+
 def enum_error(path: str, value: Any, allowed) -> MalformedJson:
-    """Jackson's enum error as Baidu returns it, naming the field and the value."""
+    """Jackson's enum error, naming the field and the value."""
+    if not isinstance(value, str):
+        return _wrong_token(path, value, _java_enum_class(path))
     names = ", ".join(str(a) for a in allowed)
-    return MalformedJson(
-        f"Could not read JSON: Can not construct instance of {path} from String value '{value}': "
-        f"value not one of declared Enum instance names: [{names}]"
+    return _jackson(
+        f"Can not construct instance of {_java_enum_class(path)} from String value '{value}': "
+        f"value not one of declared Enum instance names: [{names}]",
+        path,
     )
 
 
-def _type_error(path: str, value: Any, wanted: str) -> MalformedJson:
-    return MalformedJson(f"Could not read JSON: Can not deserialize value of type {wanted} from {value!r} ({path})")
+_JSON_TOKENS = ((bool, "VALUE_TRUE"), (int, "VALUE_NUMBER_INT"), (float, "VALUE_NUMBER_FLOAT"),
+                (str, "VALUE_STRING"), (dict, "START_OBJECT"), (list, "START_ARRAY"))  # fmt: skip
+
+
+def _wrong_token(path: str, value: Any, java_type: str) -> MalformedJson:
+    token = next((name for kind, name in _JSON_TOKENS if isinstance(value, kind)), "VALUE_NULL")
+    if value is False:
+        token = "VALUE_FALSE"
+    return _jackson(f"Can not deserialize instance of {java_type} out of {token} token", path)
+
+
+_SCALARS = ("java.lang.Integer", "java.lang.Double", "java.lang.Boolean")
+
+
+def _type_error(path: str, value: Any, java_type: str) -> MalformedJson:
+    """A value of the wrong JSON type for ``path`` (``java_type`` is what the field holds, e.g. java.lang.Integer)."""
+    if isinstance(value, str) and java_type in _SCALARS:
+        simple = java_type.rpartition(".")[2]
+        why = 'only "true" or "false" recognized' if simple == "Boolean" else f"not a valid {simple} value"
+        return _jackson(f"Can not construct instance of {java_type} from String value '{value}': {why}", path)
+    return _wrong_token(path, value, java_type)
 
 
 # ----- typed field readers (None = absent or JSON null) ---------------------------------------------------------
 def obj(body: dict, field: str, path: str) -> dict | None:
+    """A nested object, copied (normalizing it never changes the caller's body)."""
     value = body.get(field)
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _type_error(path, value, "object")
-    return value
+        raise _type_error(path, value, f"{JAVA_MODEL_PACKAGE}.{field[:1].upper()}{field[1:]}")
+    return dict(value)
 
 
 def string(body: dict, field: str, path: str, required: bool = False) -> str | None:
@@ -78,17 +129,19 @@ def string(body: dict, field: str, path: str, required: bool = False) -> str | N
             raise InvalidArgument(bean(path, "may not be null"))
         return None
     if not isinstance(value, str):
-        raise _type_error(path, value, "String")
+        raise _type_error(path, value, "java.lang.String")
     return value
 
 
 def integer(body: dict, field: str, path: str, lo: int | None = None, hi: int | None = None) -> int | None:
+    """An int field, Jackson-style: a decimal is truncated toward zero (3.5 -> 3, 95.9 -> 95), stored back into
+    ``body``, then range-checked."""
     value = body.get(field)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise _type_error(path, value, "int")
-    value = int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _type_error(path, value, "java.lang.Integer")
+    value = body[field] = int(value)
     _range(path, value, lo, hi)
     return value
 
@@ -98,7 +151,7 @@ def number(body: dict, field: str, path: str, lo: float | None = None, hi: float
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _type_error(path, value, "double")
+        raise _type_error(path, value, "java.lang.Double")
     _range(path, value, lo, hi)
     return value
 
@@ -108,7 +161,7 @@ def boolean(body: dict, field: str, path: str) -> bool | None:
     if value is None:
         return None
     if not isinstance(value, bool):
-        raise _type_error(path, value, "boolean")
+        raise _type_error(path, value, "java.lang.Boolean")
     return value
 
 
@@ -182,8 +235,8 @@ def check_preset(body: dict, name: str | None = None) -> dict:
         if not NAME_RE.match(name):
             raise InvalidArgument(f"preset name must match pattern:{NAME_PATTERN} (got {name!r})")
     container = string(body, "container", "container", required=True)
-    if container not in CONTAINERS:
-        raise enum_error("container", container, CONTAINERS)
+    if container not in catalog.CONTAINERS:
+        raise enum_error("container", container, catalog.CONTAINERS)
     transmux = boolean(body, "transmux", "transmux") or False
     preset: dict[str, Any] = {
         "presetName": name,
@@ -209,7 +262,7 @@ def check_preset(body: dict, name: str | None = None) -> dict:
         strategy = encryption.get("strategy")
         if strategy is None:
             raise InvalidArgument(bean("encryption.strategy", "may not be null"))
-        enum(encryption, "strategy", "encryption.strategy", ENCRYPTION_STRATEGIES)
+        enum(encryption, "strategy", "encryption.strategy", catalog.ENCRYPTION_STRATEGIES)
         aes_key = string(encryption, "aesKey", "encryption.aesKey")
         if aes_key is not None and not AES_KEY_RE.match(aes_key):
             raise InvalidArgument(bean("encryption.aesKey", 'must match "[a-zA-Z0-9]{16}"'))
@@ -221,13 +274,13 @@ def check_preset(body: dict, name: str | None = None) -> dict:
     if watermarks is not None:
         image = watermarks.get("image") or []
         if not isinstance(image, list) or not all(isinstance(i, str) for i in image):
-            raise _type_error("watermarks.image", image, "List<String>")
+            raise _type_error("watermarks.image", image, "java.util.ArrayList")
         preset["watermarks"] = {"image": image}
     if transmux and (preset.get("watermarkId") is not None or (watermarks or {}).get("image")):
         raise InvalidArgument("watermark is not supported in Transmux mode")
     trans_cfg = obj(body, "transCfg", "transCfg")
     if trans_cfg is not None:
-        enum(trans_cfg, "transMode", "transCfg.transMode", TRANS_MODES)
+        enum(trans_cfg, "transMode", "transCfg.transMode", catalog.TRANS_MODES)
         preset["transCfg"] = trans_cfg
     extra = obj(body, "extraCfg", "extraCfg")
     if extra is not None:
@@ -245,26 +298,27 @@ def _check_audio(audio: dict, container: str) -> dict:
     if bitrate is None and container != "pcm" and not muted:
         raise InvalidArgument(bean("audio.bitRateInBps", "may not be null"))
     rate = integer(audio, "sampleRateInHz", "audio.sampleRateInHz")
-    if rate is not None and rate not in SAMPLE_RATES:
-        raise InvalidArgument(f"audio.sampleRateInHz should in [{', '.join(map(str, SAMPLE_RATES))}] (got {rate})")
+    if rate is not None and rate not in catalog.SAMPLE_RATES:
+        rates = ", ".join(map(str, catalog.SAMPLE_RATES))
+        raise InvalidArgument(f"audio.sampleRateInHz should in [{rates}] (got {rate})")
     integer(audio, "channels", "audio.channels", lo=1, hi=2)
-    enum(audio, "codec", "audio.codec", AUDIO_CODECS)
-    string(audio, "pcmFormat", "audio.pcmFormat")
+    enum(audio, "codec", "audio.codec", catalog.AUDIO_CODECS)
+    enum(audio, "pcmFormat", "audio.pcmFormat", catalog.PCM_FORMATS)
     return audio
 
 
 def _check_video(video: dict) -> dict:
-    enum(video, "codec", "video.codec", VIDEO_CODECS)
+    enum(video, "codec", "video.codec", catalog.VIDEO_CODECS)
     options = obj(video, "codecOptions", "video.codecOptions")
     if options is not None:
-        enum(options, "profile", "video.codecOptions.profile", PROFILES)
+        enum(options, "profile", "video.codecOptions.profile", catalog.PROFILES)
     integer(video, "bitRateInBps", "video.bitRateInBps", lo=32000)
     fps = number(video, "maxFrameRate", "video.maxFrameRate")
-    if fps is not None and float(fps) not in FRAME_RATES:
-        raise InvalidArgument(f"video.maxFrameRate should in [{', '.join(map(str, FRAME_RATES))}] (got {fps})")
+    if fps is not None and float(fps) not in catalog.FRAME_RATES:
+        raise InvalidArgument(f"video.maxFrameRate should in [{', '.join(map(str, catalog.FRAME_RATES))}] (got {fps})")
     integer(video, "maxWidthInPixel", "video.maxWidthInPixel", lo=128, hi=4096)
     integer(video, "maxHeightInPixel", "video.maxHeightInPixel", lo=96, hi=3072)
-    enum(video, "sizingPolicy", "video.sizingPolicy", SIZING_POLICIES)
+    enum(video, "sizingPolicy", "video.sizingPolicy", catalog.SIZING_POLICIES)
     integer(video, "crf", "video.crf", lo=0, hi=51)
     number(video, "playbackSpeed", "video.playbackSpeed", lo=0.5, hi=2.0)
     return video
@@ -272,6 +326,7 @@ def _check_video(video: dict) -> dict:
 
 # ----- watermarks ------------------------------------------------------------------------------------------------
 def check_watermark(body: dict) -> dict:
+    body = dict(body)  # integer() normalizes in place
     mark = {
         "bucket": string(body, "bucket", "bucket", required=True),
         "key": string(body, "key", "key", required=True),
@@ -309,12 +364,18 @@ def check_watermark(body: dict) -> dict:
     return mark
 
 
-WATERMARK_MAGIC = {b"\x89PNG": "png", b"\xff\xd8\xff": "jpg", b"GIF8": "gif", b"BM": "bmp"}
+# Image formats a watermark may be: png, jpg, gif and bmp (reference §2.8), tif and pbm (Baidu's Python
+# integration tests create watermarks from 水印图片.tif and logo2.pbm). Recognized by their first bytes.
+WATERMARK_MAGIC = {
+    b"\x89PNG": "png", b"\xff\xd8\xff": "jpg", b"GIF8": "gif", b"BM": "bmp",
+    b"II*\x00": "tif", b"MM\x00*": "tif", b"P1": "pbm", b"P4": "pbm",
+}  # fmt: skip
+WATERMARK_FORMATS_TEXT = "png, jpg, bmp, gif, tif and pbm"
 
 
 def watermark_format(head: bytes) -> str | None:
     for magic, fmt in WATERMARK_MAGIC.items():
-        if head.startswith(magic):
+        if head.startswith(magic) and (fmt != "pbm" or head[2:3].isspace()):  # "P1"/"P4" then whitespace
             return fmt
     return None
 
@@ -358,9 +419,10 @@ def check_transcoding_job(body: dict) -> tuple[str, dict, dict]:
         if not clips:
             raise InvalidArgument(bean("source.sourceKey", "may not be null") + " (or give source.clips)")
         if not isinstance(clips, list) or not all(isinstance(c, dict) for c in clips):
-            raise _type_error("source.clips", clips, "List<SourceClip>")
+            raise _type_error("source.clips", clips, "java.util.ArrayList")
         if len(clips) > MAX_CLIPS:
             raise InvalidArgument(bean("source.clips", f"size must be between 1 and {MAX_CLIPS}"))
+        clips = source["clips"] = [dict(c) for c in clips]  # normalized below (truncated ints)
         for i, clip in enumerate(clips):
             path = f"source.clips[{i}]"
             string(clip, "sourceKey", f"{path}.sourceKey", required=True)
@@ -376,7 +438,7 @@ def check_transcoding_job(body: dict) -> tuple[str, dict, dict]:
     string(target, "targetBucket", "target.targetBucket")
     ids = target.get("watermarkIds")
     if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
-        raise _type_error("target.watermarkIds", ids, "List<String>")
+        raise _type_error("target.watermarkIds", ids, "java.util.ArrayList")
     job_cfg = obj(target, "jobCfg", "target.jobCfg")
     if job_cfg is not None:
         string(job_cfg, "notification", "target.jobCfg.notification")
@@ -394,8 +456,8 @@ def check_thumbnail_job(body: dict) -> tuple[str, dict, dict, dict]:
     target = dict(obj(body, "target", "target") or {})
     string(target, "targetBucket", "target.targetBucket")
     string(target, "keyPrefix", "target.keyPrefix")
-    target["format"] = enum(target, "format", "target.Format", THUMB_FORMATS) or "jpg"
-    target["sizingPolicy"] = enum(target, "sizingPolicy", "target.sizingPolicy", SIZING_POLICIES) or "keep"
+    target["format"] = enum(target, "format", "target.format", THUMB_FORMATS) or "jpg"
+    target["sizingPolicy"] = enum(target, "sizingPolicy", "target.sizingPolicy", catalog.SIZING_POLICIES) or "keep"
     width = integer(target, "widthInPixel", "target.widthInPixel", lo=10, hi=2000)
     height = integer(target, "heightInPixel", "target.heightInPixel", lo=10, hi=2000)
     target["widthInPixel"] = 600 if width is None else width

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from localcloud.mct import exceptions as exc
+from localcloud.mct.engine.process import remove_dead_runs
 from localcloud.mct.models import THUMBNAIL, TRANSCODING, MctBackend, QueuedJob, load_engine, preset_for_job
 from localcloud.storage import LocalStorage
 
@@ -85,7 +86,9 @@ class Scheduler:
             return sum(len(q) for q in self._queues.values())
 
     def start(self) -> None:
-        """Re-queue jobs a previous process left RUNNING, load every PENDING job, start dispatching."""
+        """Remove what dead engine runs left, re-queue jobs a previous process left RUNNING, load every PENDING job,
+        start dispatching."""
+        remove_dead_runs(self.storage)
         requeued = self.backend.requeue_running()
         if requeued:
             log.info("re-queued %d job(s) found RUNNING at start-up", len(requeued))
@@ -295,9 +298,10 @@ def thumbnail_request(engine, row):
     target = doc["target"]
     return engine.ThumbnailRequest(
         job_id=row.id,
-        source=engine.ClipInput(internal["sourceBucket"], doc["source"]["key"]),
+        # stored keys (a leading '/' dropped); rows written before they were recorded fall back to the request's
+        source=engine.ClipInput(internal["sourceBucket"], internal.get("sourceKey", doc["source"]["key"])),
         target_bucket=internal["targetBucket"],
-        key_prefix=target["keyPrefix"],
+        key_prefix=internal.get("keyPrefix", target["keyPrefix"]),
         format=target["format"],
         sizing_policy=target["sizingPolicy"],
         width=target["widthInPixel"],

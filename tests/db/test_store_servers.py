@@ -4,8 +4,9 @@ import threading
 
 import pytest
 
-import handlers.store as store_mod
-from handlers.store import SqlStore, utcnow
+import handlers.adapters.store.pool as store_mod
+from handlers.adapters.store import SqlStore
+from handlers.domain.clock import utcnow
 from tests.unit.handlers.store_contract import StoreContract
 
 

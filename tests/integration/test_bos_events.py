@@ -12,6 +12,7 @@ import pytest
 from localcloud.bos import BosService
 from localcloud.serve import serve_in_thread
 from tests.integration.test_bos_sdk import Recorder, client_for
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -25,15 +26,6 @@ def stack(tmp_path):
     yield service, client, recorder
     server.stop()
     service.stop()
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from autotranscode.cli import main
-from handlers.store import SqlStore, upload_id_for
+from handlers.adapters.store import SqlStore
+from handlers.domain.ids import upload_id_for
 from localcloud.mct.testing import running_mct, wait_for_job
 from localcloud.samples import make_sample_clip
 

@@ -7,25 +7,29 @@ webhook (handlers.webhook_app) -> get_job -> store -> "upload done" POSTed to a 
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 import pytest
 
-from handlers import runtime
+from handlers import bootstrap
+from handlers.adapters.mct_sdk import SdkMct
+from handlers.adapters.store import SqlStore
 from handlers.config import parse_config
-from handlers.mct import MctNotFound, SdkMct
-from handlers.reconcile import reconcile
-from handlers.runtime import Deps
-from handlers.signing import verify_downstream_signature
-from handlers.store import SUCCESS, UPLOAD_DONE, SqlStore, upload_id_for, utcnow
-from handlers.submission import process_upload_event
+from handlers.domain.clock import utcnow
+from handlers.domain.ids import upload_id_for
+from handlers.domain.statuses import SUCCESS, UPLOAD_DONE
+from handlers.services.deps import Deps
+from handlers.services.ports import MctNotFound
+from handlers.services.reconcile import reconcile
+from handlers.services.submit import process_upload_event
 from handlers.webhook_app import app as webhook_app
+from handlers.wire.downstream import verify_downstream_signature
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from localcloud.mct.testing import running_mct, wait_for_job
 from localcloud.samples import make_sample_clip
 from localcloud.serve import serve_in_thread
 from tests.unit.handlers.receiver import Receiver
+from tests.waiting import mct_outstanding, pending_hints, wait_for, wait_idle
 
 KEY = "incoming/my clip 视频.mp4"
 URL_TOKEN = "it-url-token"
@@ -57,7 +61,7 @@ def cloud(tmp_path):
     webhook.stop()
     downstream.stop()
     mct.stop()
-    runtime.set_deps(None)
+    bootstrap.set_deps(None)
 
 
 def make_deps(tmp_path, mct, downstream, callback) -> Deps:
@@ -73,7 +77,7 @@ def make_deps(tmp_path, mct, downstream, callback) -> Deps:
     )
     sdk = SdkMct(mct.server.url, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY)
     deps = Deps(cfg, SqlStore(cfg.store_url), sdk)
-    runtime.set_deps(deps)
+    bootstrap.set_deps(deps)
     return deps
 
 
@@ -90,16 +94,6 @@ def upload_clip(mct, tmp_path, key=KEY, **clip):
             }
         ]
     }, info.etag
-
-
-def wait_for(predicate, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError("condition not met")
 
 
 def test_upload_to_done_event_via_mct_callbacks(cloud, tmp_path):
@@ -131,7 +125,8 @@ def test_upload_to_done_event_via_mct_callbacks(cloud, tmp_path):
     assert done["skipped"][0]["target"] == "720p"
     uid = upload_id_for("uploads", KEY, etag)
     assert deps.store.get_upload(uid).status == UPLOAD_DONE
-    time.sleep(0.3)  # late/duplicate callbacks must not produce a second event
+    # Late/duplicate callbacks must not produce a second event: wait until none can still arrive.
+    wait_idle(lambda: mct_outstanding(mct.service), lambda: pending_hints(deps.store), what="MCT and the webhook")
     assert len(receiver.requests) == 1
 
 
@@ -212,7 +207,8 @@ def test_unreliable_mct_still_one_job_per_target_and_one_event_per_upload(tmp_pa
             return len(receiver.requests) >= 3 and all(u.status == UPLOAD_DONE for _, u in deps.store.list_jobs())
 
         wait_for(all_done, timeout=120)
-        time.sleep(0.5)  # duplicates/late callbacks still in flight must not add events
+        # Duplicates/late callbacks still in flight must not add events: wait until none can still arrive.
+        wait_idle(lambda: mct_outstanding(mct.service), lambda: pending_hints(deps.store), what="MCT and the webhook")
         reconcile(deps, stale_after=timedelta(0))
         bodies = [json.loads(r["body"]) for r in receiver.requests if r["status"] == 200]
         assert sorted(b["upload"]["key"] for b in bodies) == [f"incoming/clip{i}.mp4" for i in range(3)]
@@ -225,4 +221,4 @@ def test_unreliable_mct_still_one_job_per_target_and_one_event_per_upload(tmp_pa
             if server is not None:
                 server.stop()
         mct.stop()
-        runtime.set_deps(None)
+        bootstrap.set_deps(None)

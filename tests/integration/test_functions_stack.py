@@ -10,7 +10,8 @@ from baidubce.auth.bce_credentials import BceCredentials
 from baidubce.bce_client_configuration import BceClientConfiguration
 from baidubce.services.bos.bos_client import BosClient
 
-from handlers.store import SUCCESS, UPLOAD_DONE, SqlStore
+from handlers.adapters.store import SqlStore
+from handlers.domain.statuses import SUCCESS, UPLOAD_DONE
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from localcloud.mct.testing import media_client
 from localcloud.samples import make_sample_clip

@@ -107,7 +107,7 @@ def test_pipeline_validation_messages(client):
 def test_free_quota_is_100(client):
     client.create_pipeline("p1", "src", "dst", pipeline_config={"capacity": 60})
     err = server_error(client.create_pipeline, "p2", "src", "dst", pipeline_config={"capacity": 41})
-    assert err.message.startswith("total pipeline size exceed free quota:100") and "used:60" in err.message
+    assert err.message == "total pipeline size exceed free quota:100, current used:60"
     client.create_pipeline("p2", "src", "dst", pipeline_config={"capacity": 40})
 
 
@@ -116,8 +116,6 @@ def test_pipeline_soft_delete(client):
     client.delete_pipeline("p1")
     assert client.get_pipeline("p1").state == "INACTIVE"
     assert client.list_pipelines().pipelines == []
-    err = server_error(client.create_pipeline, "p1", "src", "dst")
-    assert err.message == "duplicated pipeline name:p1"
     err = server_error(
         client.create_job, "p1", {"sourceKey": "in.mp4"}, {"targetKey": "o.mp4", "presetName": PRESET_720}
     )
@@ -315,7 +313,7 @@ def test_thumbnail_jobs(client):
 @pytest.mark.parametrize(
     ("target", "capture", "message"),
     [
-        ({"format": "giff"}, None, "Could not read JSON: Can not construct instance of target.Format from String value 'giff'"),
+        ({"format": "giff"}, None, "Could not read JSON: Can not construct instance of com.baidu.bce.mct.model.target.Format from String value 'giff'"),
         ({"widthInPixel": 9}, None, "target.widthInPixel:target.widthInPixel=must be greater than or equal to 10"),
         ({"heightInPixel": 2001}, None, "target.heightInPixel:target.heightInPixel=must be less than or equal to 2000"),
         (None, {"mode": "manual"}, "start time is required in manual mode"),

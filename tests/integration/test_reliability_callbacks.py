@@ -16,21 +16,15 @@ from datetime import timedelta
 
 import requests
 
-from handlers.mct import JobView
-from handlers.reconcile import reconcile
-from handlers.store import FAILED, KIND_THUMBNAIL, PENDING, SUCCESS, UPLOAD_DONE, utcnow
+from handlers.domain.clock import utcnow
+from handlers.domain.statuses import FAILED, KIND_THUMBNAIL, PENDING, SUCCESS, UPLOAD_DONE
+from handlers.services.reconcile import reconcile
+from handlers.wire.mct_views import JobView
 from localcloud.faults import FaultConfig
 from localcloud.serve import serve_in_thread
-from tests.reliability_support import (
-    JOBS_PER_UPLOAD,
-    URL_TOKEN,
-    FastEngine,
-    hints_drained,
-    make_cloud,
-    report,
-    wait_for,
-)
+from tests.reliability_support import JOBS_PER_UPLOAD, URL_TOKEN, FastEngine, hints_drained, make_cloud, report
 from tests.unit.handlers.receiver import Receiver
+from tests.waiting import wait_for
 
 
 def upload_all(cloud, uploads: int, failing: int) -> list[dict]:
@@ -112,7 +106,7 @@ def test_r3_callbacks_replayed_5x_shuffled_and_stale_final_state_equals_get_job(
         verified = time.monotonic() - started
         statuses = assert_store_matches_get_job(cloud)
         assert statuses == {SUCCESS: expected - 2 * failing, FAILED: 2 * failing}  # both renditions fail
-        time.sleep(0.3)  # a second "upload done" would show up now
+        cloud.wait_idle()  # a second "upload done" would have shown up by now
         done = assert_one_done_event_per_upload(cloud, events)
         report(
             request,
@@ -133,7 +127,7 @@ def test_r4_every_callback_dropped_the_reconciler_records_every_result(tmp_path,
         events = upload_all(cloud, uploads, failing)
         expected = uploads * JOBS_PER_UPLOAD
         wait_for(lambda: mct_terminal(cloud, expected), what="all MCT jobs final")
-        time.sleep(0.3)
+        cloud.wait_idle()  # every callback sent (and dropped)
         assert {j.status for j in cloud.store_jobs()} == {PENDING}  # no callback arrived
         assert cloud.mct.service.notifier.delivered == 0
         assert faults.injected.get("callback_dropped") == expected
@@ -188,7 +182,7 @@ def test_r3_callbacks_racing_the_reconciler_give_one_done_event_per_upload(tmp_p
         elapsed = time.monotonic() - started
         assert {a.status_code for a in answers} == {200}
         statuses = assert_store_matches_get_job(cloud)
-        time.sleep(0.3)
+        cloud.wait_idle()
         done = assert_one_done_event_per_upload(cloud, events)
         by_reconciler = sum(s["updated"] for s in summaries)
         report(

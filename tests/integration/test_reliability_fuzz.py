@@ -23,13 +23,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handlers import runtime
+from handlers import bootstrap
 from handlers.config import parse_config
-from handlers.mct import MemoryMct
 from handlers.on_notification import handler as on_notification_handler
 from handlers.on_upload import handler as on_upload_handler
-from handlers.runtime import Deps
-from handlers.store import MemoryStore
+from handlers.services.deps import Deps
+from handlers.testing.memory_mct import MemoryMct
+from handlers.testing.memory_store import MemoryStore
 from localcloud import bce_auth
 from localcloud.bos import BosService
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
@@ -118,7 +118,7 @@ def function_deps() -> tuple[Deps, MemoryMct]:
     )
     mct = MemoryMct()
     deps = Deps(cfg, MemoryStore(), mct, sleep=lambda s: None)
-    runtime.set_deps(deps)
+    bootstrap.set_deps(deps)
     return deps, mct
 
 
@@ -146,7 +146,7 @@ def test_r6_fuzzed_upload_events_never_crash_and_name_the_bad_field(request, exa
     try:
         run_property(prop, examples)
     finally:
-        runtime.set_deps(None)
+        bootstrap.set_deps(None)
     report(
         request,
         f"R6 upload events: {seen['events']} fuzzed events, 0 crashes; {seen['rejected_envelopes']} envelopes and "
@@ -243,7 +243,7 @@ def test_r6_fuzzed_callbacks_never_5xx_and_rejections_say_why(request, examples)
     try:
         run_property(prop, examples)
     finally:
-        runtime.set_deps(None)
+        bootstrap.set_deps(None)
     report(
         request,
         f"R6 callbacks: {sum(counts.values())} fuzzed proxy events -> statuses {dict(sorted(counts.items()))}, "
@@ -258,7 +258,7 @@ def test_r6_other_methods_on_the_callback_are_405_not_500(method):
         event = build_proxy_event("{}", False, {}, URL_TOKEN, {}, method, "/mct/callback", False, job_id="job-x")
         answer = on_notification_handler(event, None)
     finally:
-        runtime.set_deps(None)
+        bootstrap.set_deps(None)
     assert answer["statusCode"] == 405, answer
     assert "POST" in json.loads(answer["body"])["message"]
 

@@ -14,13 +14,15 @@ from datetime import timedelta
 
 import pytest
 
-from handlers.mct import MctError
+from handlers.domain.clock import utcnow
+from handlers.domain.statuses import SUCCESS, UPLOAD_DONE
 from handlers.on_upload import handler as on_upload_handler
-from handlers.reconcile import reconcile
-from handlers.store import SUCCESS, UPLOAD_DONE, utcnow
-from handlers.submission import CLAIM_LEASE, RetryLater
+from handlers.services.ports import MctError
+from handlers.services.reconcile import reconcile
+from handlers.services.submit import CLAIM_LEASE, RetryLater
 from localcloud.faults import FaultConfig
-from tests.reliability_support import JOBS_PER_UPLOAD, PIPELINE, make_cloud, report, wait_for
+from tests.reliability_support import JOBS_PER_UPLOAD, PIPELINE, make_cloud, report
+from tests.waiting import wait_for
 
 
 def output_keys(mct_jobs: list[dict]) -> Counter:
@@ -109,7 +111,7 @@ def run_r2(tmp_path, request, uploads: int, error_rate: float, label: str = "R2"
 
         wait_for(finished, timeout=120, interval=0.2, what="every upload done")
         elapsed = time.monotonic() - started
-        time.sleep(0.3)  # late duplicate callbacks must change nothing
+        cloud.wait_idle()  # late duplicate callbacks, if any, have arrived: they must have changed nothing
         reconcile(cloud.deps, stale_after=timedelta(0))
 
         jobs, duplicates = check_one_job_per_target(cloud, uploads)

@@ -20,15 +20,17 @@ from baidubce.bce_client_configuration import BceClientConfiguration
 from baidubce.exception import BceError
 from baidubce.services.bos.bos_client import BosClient
 
-from handlers.signing import verify_downstream_signature
-from handlers.store import SUCCESS, UPLOAD_DONE, SqlStore
+from handlers.adapters.store import SqlStore
+from handlers.domain.statuses import SUCCESS, UPLOAD_DONE
+from handlers.wire.downstream import verify_downstream_signature
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from localcloud.faults import FaultConfig
 from localcloud.samples import make_sample_clip
 from localcloud.serve import serve_in_thread
 from localcloud.stack import ENV_CONFIG_JSON, LocalStack
-from tests.reliability_support import DOWNSTREAM_SECRET, report, wait_for
+from tests.reliability_support import DOWNSTREAM_SECRET, report
 from tests.unit.handlers.receiver import Receiver
+from tests.waiting import stack_outstanding, wait_for, wait_idle
 
 REPO = Path(__file__).resolve().parents[2]
 UPLOADS = 3
@@ -98,8 +100,8 @@ def test_r2_end_to_end_through_localcloud_with_faults(tmp_path, request):
             return False
 
         wait_for(done, timeout=150, interval=0.5, what="every upload done")
-        time.sleep(1.0)  # delayed duplicate callbacks still in flight must not add events
-        stack.wait_idle(30)
+        # Delayed duplicate callbacks still in flight must not add events: wait until none is left anywhere.
+        wait_idle(lambda: stack_outstanding(stack), what="the stack")
         elapsed = time.monotonic() - started
 
         jobs = [j for j, _ in store.list_jobs(limit=1000)]

@@ -103,3 +103,14 @@ def test_proxy_response_mapping():
     assert proxy_response("F", None, "rid").status_code == 502
     assert proxy_response("F", {"statusCode": "x"}, "rid").status_code == 502
     assert proxy_response("F", {"statusCode": 200, "body": "%%", "isBase64Encoded": True}, "rid").status_code == 502
+
+
+def test_crontab_trigger_from_metadata(tmp_path):
+    doc = _doc({})
+    doc["Resources"]["Fn"]["Metadata"] = {"autotranscode": {"Crontab": {"Name": "every-5", "ScheduleExpression":
+                                                                       "cron(*/5 * * * ?)"}}}  # fmt: skip
+    [cron] = parse_template(doc, tmp_path)["Fn"].crontab_triggers
+    assert (cron.name, cron.schedule) == ("every-5", "cron(*/5 * * * ?)")
+    doc["Resources"]["Fn"]["Metadata"]["autotranscode"]["Crontab"]["ScheduleExpression"] = "0 */5 * * * *"
+    with pytest.raises(TemplateError, match=r"ScheduleExpression '0 \*/5 \* \* \* \*' is not CFC's format"):
+        parse_template(doc, tmp_path)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from localcloud.bce_auth import format_timestamp
 from localcloud.mct import rules
 from localcloud.mct.exceptions import InvalidArgument, MalformedJson
-from localcloud.mct.models import format_time, new_id
+from localcloud.mct.models import new_id
 from localcloud.mct.notification_sign import sign_headers, sign_notification, verify_notification
 from localcloud.mct.system_presets import SYSTEM_PRESETS
 
@@ -14,7 +15,7 @@ from localcloud.mct.system_presets import SYSTEM_PRESETS
 def test_ids_and_times():
     job_id = new_id("job-")
     assert len(job_id) == 20 and job_id[4:].isalnum() and job_id[4:] == job_id[4:].lower()
-    assert format_time(0) == "1970-01-01T00:00:00Z"
+    assert format_timestamp(0) == "1970-01-01T00:00:00Z"  # the one bce time helper localcloud MCT uses
 
 
 def test_pipeline_defaults_and_unknown_fields_dropped():
@@ -79,7 +80,7 @@ def test_sign_round_trip():
     expire, user, token = (headers[k] for k in ("Notification-Auth-Expire", "Notification-Auth-User",
                                                  "Notification-Auth-Token"))  # fmt: skip
     assert token == sign_notification("tok", "http://h/cb", content, expire, user)
-    assert verify_notification("tok", "http://h/cb", content, expire, user, token, now=1000)
-    assert not verify_notification("tok", "http://h/other", content, expire, user, token, now=1000)
-    assert not verify_notification("tok", "http://h/cb", content, expire, user, token, now=1000 + 1801)
-    assert not verify_notification("tok", "http://h/cb", content, "soon", user, token, now=1000)
+    assert int(expire) > 1000 * 1000  # milliseconds
+    assert verify_notification("tok", "http://h/cb", content, expire, user, token)
+    assert not verify_notification("tok", "http://h/other", content, expire, user, token)
+    assert not verify_notification("tok", "http://h/cb", content, str(int(expire) + 1), user, token)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 
 import pytest
 
 from localcloud.mct.service import MctService
+from tests.waiting import wait_for as wait_until
 
 PRESET = "bce.video_mp4_640x360_600kbps"
 
@@ -68,14 +68,6 @@ class TwinEngine:
         finally:
             with self.lock:
                 self.active -= 1
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.01)
 
 
 @pytest.fixture

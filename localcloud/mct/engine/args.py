@@ -13,17 +13,18 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from localcloud.mct import catalog
 from localcloud.mct.engine.types import EngineError
 
-VIDEO_CONTAINERS = {"mp4", "flv", "hls", "dash"}
-AUDIO_CONTAINERS = {"mp3", "m4a", "a-hls"}
-CONTAINERS = VIDEO_CONTAINERS | AUDIO_CONTAINERS
+# The preset vocabulary is localcloud.mct.catalog's (the API validates with the same one); here only how ffmpeg
+# spells it.
+VIDEO_CONTAINERS = set(catalog.VIDEO_CONTAINERS)
+AUDIO_CONTAINERS = set(catalog.AUDIO_CONTAINERS)
+CONTAINERS = set(catalog.CONTAINERS)
 VIDEO_ENCODERS = {"h264": "libx264", "h265": "libx265"}
-AUDIO_ENCODERS = {"aac": "aac", "mp3": "libmp3lame"}
-CONTAINER_AUDIO_CODECS = {"mp3": ("mp3",), "flv": ("aac", "mp3"), "m4a": ("aac",)}
-CONTAINER_VIDEO_CODECS = {"flv": ("h264",)}
-PROFILES = {"baseline", "main", "high"}
-SIZING_POLICIES = {"keep", "shrinkToFit", "stretch"}
+AUDIO_ENCODERS = {"aac": "aac", "mp3": "libmp3lame", "opus": "libopus"}
+PROFILES = set(catalog.PROFILES)
+SIZING_POLICIES = set(catalog.SIZING_POLICIES)
 # ffmpeg spells NTSC rates as fractions; MCT presets use the rounded decimals.
 RATE_FRACTIONS = {23.97: "24000/1001", 29.97: "30000/1001", 59.94: "60000/1001"}
 
@@ -430,7 +431,7 @@ def _video_filters(
     codec = video.get("codec") or "h264"
     if codec not in VIDEO_ENCODERS:
         raise _invalid("video.codec", codec, f"must be one of {sorted(VIDEO_ENCODERS)}")
-    if codec not in CONTAINER_VIDEO_CODECS.get(container, (codec,)):
+    if codec not in catalog.video_codecs_for(container):
         raise _invalid("video.codec", codec, f"is not supported in container {container}")
     max_w = _num(video, "maxWidthInPixel", "video", 2)
     max_h = _num(video, "maxHeightInPixel", "video", 2)
@@ -536,8 +537,21 @@ def _audio_filters(audio: dict) -> str:
     return ",".join(filters) or "anull"
 
 
+def pcm_layout(audio: dict) -> tuple[str, int, int]:
+    """(sample format, rate, channels) of a pcm output: raw samples have no header, so all three are explicit."""
+    fmt = audio.get("pcmFormat") or catalog.DEFAULT_PCM_FORMAT
+    if fmt not in catalog.PCM_FORMATS:
+        raise _invalid("audio.pcmFormat", fmt, f"must be one of {list(catalog.PCM_FORMATS)}")
+    rate = int(audio.get("sampleRateInHz") or catalog.DEFAULT_PCM_SAMPLE_RATE)
+    channels = int(audio.get("channels") or catalog.DEFAULT_PCM_CHANNELS)
+    return fmt, rate, channels
+
+
 def _audio_encoder_args(audio: dict, container: str) -> list[str]:
-    allowed = CONTAINER_AUDIO_CODECS.get(container, ("aac",) if container != "flv" else ("aac", "mp3"))
+    if container == "pcm":
+        fmt, rate, channels = pcm_layout(audio)
+        return ["-c:a", f"pcm_{fmt}", "-ar", str(rate), "-ac", str(channels)]
+    allowed = catalog.audio_codecs_for(container)
     codec = audio.get("codec") or allowed[0]
     if codec not in AUDIO_ENCODERS or codec not in allowed:
         raise _invalid("audio.codec", codec, f"must be one of {list(allowed)} for container {container}")
@@ -579,7 +593,7 @@ def _muxer_args(out: OutputSpec, video: bool, audio: bool, video_codec: str | No
     stem = segment_stem(out.name)
     aux: dict[Path, bytes] = {}
     encryption = preset.get("encryption")
-    if encryption and container not in ("hls", "a-hls"):
+    if encryption and container not in catalog.ENCRYPTED_CONTAINERS:
         raise _invalid("encryption", encryption.get("strategy"), f"is only supported for hls/a-hls, not {container}")
     args: list[str] = []
     if not video:
@@ -593,6 +607,8 @@ def _muxer_args(out: OutputSpec, video: bool, audio: bool, video_codec: str | No
         args += ["-f", "flv"]
     elif container == "mp3":
         args += ["-f", "mp3"]
+    elif container == "pcm":
+        args += ["-f", pcm_layout(preset.get("audio") or {})[0]]
     elif container in ("hls", "a-hls"):
         seg = segment_seconds(preset)
         if video and video_codec:  # cut on segment boundaries: force keyframes there

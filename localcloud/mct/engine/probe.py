@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import copy
 import re
-import subprocess
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 from localcloud.ffmpeg import ffmpeg_path
+from localcloud.mct.engine import process
 from localcloud.mct.engine.types import EngineError
 
 # [INFERRED] MCT reports the demuxer's short name ("avi", "mp4", "mp3", "flv"); ffmpeg lists a family of names
@@ -78,7 +78,7 @@ def probe_media(path: str | Path, input_options: tuple[str, ...] = ()) -> dict:
         if cached is not None:
             _cache.move_to_end(key)
             return copy.deepcopy(cached)
-    proc = subprocess.run(
+    proc = process.run(
         [ffmpeg_path(), "-hide_banner", "-nostdin", *input_options, "-i", str(path)],
         capture_output=True,
         text=True,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from localcloud.ffmpeg import ffmpeg_path
 from localcloud.mct.engine import args as A
+from localcloud.mct.engine import process
 from localcloud.mct.engine.probe import probe_media
 from localcloud.mct.engine.transcode import OnProcess, _run_ffmpeg, source_missing
 from localcloud.mct.engine.types import EngineError, ThumbnailRequest, ThumbnailResult
@@ -128,7 +129,7 @@ def thumbnail(req: ThumbnailRequest, storage, on_process: OnProcess = None) -> T
     if animated and req.frame_rate is not None and not 0.01 <= float(req.frame_rate) <= 30:
         raise EngineError("InvalidPreset", f"target.frameRate={req.frame_rate}: must be between 0.01 and 30")
     ff = ffmpeg_path()
-    tmp = storage.new_temp_dir()
+    tmp = process.new_work_dir(storage)
     runs = []
     try:
         if animated:

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from localcloud.ffmpeg import ffmpeg_path
 from localcloud.mct.engine import args as A
+from localcloud.mct.engine import process
 from localcloud.mct.engine.probe import probe_media
 from localcloud.mct.engine.types import EngineError, TranscodeRequest, TranscodeResult
 from localcloud.storage import StorageError
@@ -166,7 +167,7 @@ class _Killed(EngineError):
 
 
 def _run_group(batch: list[_Prepared], storage, on_process: OnProcess) -> list:
-    tmp = storage.new_temp_dir()
+    tmp = process.new_work_dir(storage)
     try:
         outputs = [_output_spec(p, tmp, n) for n, p in enumerate(batch)]
         try:
@@ -196,7 +197,7 @@ def _run_ffmpeg(argv: list[str], on_process: OnProcess) -> tuple[float, float]:
     """Run ffmpeg to the end; returns its (start, end) wall-clock times (benchmarks subtract them)."""
     log.debug("ffmpeg: %s", " ".join(argv))
     started = time.time()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = process.popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if on_process is not None:
         on_process(proc)
     _, err = proc.communicate()
@@ -274,6 +275,9 @@ def describe_output(main: Path, files: list[Path], container: str, out: A.Output
 
 
 def _probe_output(main: Path, container: str, out: A.OutputSpec) -> dict:
+    if container == "pcm":  # headerless samples: tell ffmpeg their layout
+        fmt, rate, channels = A.pcm_layout(out.preset.get("audio") or {})
+        return probe_media(main.resolve(), ("-f", fmt, "-ar", str(rate), "-ac", str(channels)))
     if container in ("hls", "a-hls") and out.preset.get("encryption") and out.aux_dir is not None:
         # Probe a private copy of the playlist whose key URI points at the local key file.
         key_file = out.aux_dir / f"{A.segment_stem(out.name)}.key"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,9 @@ from typing import Any
 import pytest
 
 from handlers.config import parse_config
-from handlers.mct import MemoryMct
-from handlers.runtime import Deps
-from handlers.store import MemoryStore
+from handlers.services.deps import Deps
+from handlers.testing.memory_mct import MemoryMct
+from handlers.testing.memory_store import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "events"
@@ -71,3 +72,15 @@ def bos_event(*keys: str, bucket: str = "uploads", etag: str = "etag-1", event_t
 @pytest.fixture
 def deps() -> Deps:
     return make_deps()
+
+
+@pytest.fixture
+def log_output():
+    """What the functions' Powertools Logger writes (JSON lines), for the duration of a test."""
+    from handlers.logs import logger
+
+    handler = logger.registered_handler
+    buf = io.StringIO()
+    old = handler.setStream(buf)
+    yield buf
+    handler.setStream(old)

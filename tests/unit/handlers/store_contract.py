@@ -6,27 +6,27 @@ Subclass `StoreContract` and provide a `store` fixture.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
-from handlers.store import (
+from handlers.domain.clock import utcnow
+from handlers.domain.ids import claim_id_for, upload_id_for
+from handlers.domain.lifecycle import is_advance
+from handlers.domain.records import Delivery, Hint, Job, Upload
+from handlers.domain.statuses import (
     CLAIMED,
     DELIVERY_DELIVERED,
     DELIVERY_FAILED,
     DELIVERY_PENDING,
     FAILED,
+    MCT_STATUSES,
     PENDING,
     RETRYABLE,
     RUNNING,
     SUBMIT_FAILED,
     SUCCESS,
     UPLOAD_DONE,
-    Delivery,
-    Hint,
-    Job,
-    Upload,
-    claim_id_for,
-    upload_id_for,
-    utcnow,
+    UPLOAD_OPEN,
 )
 
 LEASE = timedelta(minutes=5)
@@ -127,6 +127,19 @@ class StoreContract:
         assert got.status == SUCCESS and got.result == {"output": {"video": {"w": 1}}}
         assert not store.update_job_status("job-unknown", SUCCESS, {}, now)
 
+    def test_status_updates_follow_the_domain_rule_for_every_pair(self, store):
+        # handlers.domain.lifecycle.is_advance is the rule; each store (SQL included) must decide the same way.
+        now = utcnow()
+        for n, (current, new) in enumerate((c, w) for c in MCT_STATUSES for w in MCT_STATUSES):
+            up = store.ensure_upload(make_upload(key=f"pairs/{n}.mp4"))
+            job, _ = store.claim(make_job(up), now, LEASE)
+            store.record_submitted(job.claim_id, f"job-pair-{n}", now)  # PENDING
+            if current != PENDING:
+                assert store.update_job_status(f"job-pair-{n}", current, {}, now)
+            changed = store.update_job_status(f"job-pair-{n}", new, {}, now)
+            assert changed == is_advance(current, new), (current, new)
+            assert store.get_job(f"job-pair-{n}").status == (new if changed else current)
+
     def test_jobs_for_upload_and_done_once(self, store):
         up = store.ensure_upload(make_upload())
         other = store.ensure_upload(make_upload(key="other.mp4"))
@@ -195,9 +208,16 @@ class StoreContract:
         store.record_submitted(job.claim_id, "job-r", now)
         assert not store.reset_for_redrive(job.claim_id, now)
         store.update_job_status("job-r", FAILED, {"error": {"code": "X"}}, now)
+        assert store.mark_upload_done(up.upload_id, now)
+        store.ensure_delivery(up.upload_id, now)
+        store.record_delivery(replace(store.get_delivery(up.upload_id), status=DELIVERY_DELIVERED, attempts=1))
         assert store.reset_for_redrive(job.claim_id, now)
         got = store.get_claim(job.claim_id)
         assert got.status == RETRYABLE and got.job_id is None
+        # The same transaction reopened the upload and made its delivery pending again.
+        assert store.get_upload(up.upload_id).status == UPLOAD_OPEN and store.get_upload(up.upload_id).done_at is None
+        assert store.get_delivery(up.upload_id).status == DELIVERY_PENDING
+        assert not store.reset_for_redrive(job.claim_id, now)  # already reset: nothing changes twice
         assert store.claim(make_job(up), now, LEASE)[1]
 
     def test_list_jobs_filters(self, store):

@@ -1,27 +1,22 @@
-"""handlers.callback_inbox: callbacks acknowledged once durably recorded, then verified with get_job in the
+"""handlers.services.inbox: callbacks acknowledged once durably recorded, then verified with get_job in the
 background; deferred while the job is unknown (submission in flight) or MCT fails; left-over hints survive a stop."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
 
-from handlers.callback_inbox import CallbackInbox
-from handlers.mct import MemoryMct
-from handlers.store import CLAIMED, SUCCESS, UPLOAD_DONE, Job, MemoryStore, Upload, claim_id_for, upload_id_for, utcnow
-from handlers.submission import process_upload_event
+from handlers.domain.clock import utcnow
+from handlers.domain.ids import claim_id_for, upload_id_for
+from handlers.domain.records import Job, Upload
+from handlers.domain.statuses import CLAIMED, SUCCESS, UPLOAD_DONE
+from handlers.services.inbox import CallbackInbox
+from handlers.services.submit import process_upload_event
+from handlers.testing.memory_mct import MemoryMct
+from handlers.testing.memory_store import MemoryStore
 from tests.unit.handlers.conftest import bos_event, make_deps
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
+from tests.waiting import wait_for
 
 
 def finished_jobs(deps) -> list[str]:
@@ -77,8 +72,10 @@ def test_callback_for_a_job_not_stored_yet_waits_for_its_submission(inbox_for):
     deps.mct.set_status(job_id, "SUCCESS")
     inbox = inbox_for(deps)
     assert inbox.submit(job_id, "m-early").result(5) is True
-    time.sleep(0.3)  # the verifier has looked and deferred it
-    assert deps.store.get_claim(claim.claim_id).status == CLAIMED
+    # The verifier looks, finds no stored job while a submission is in flight, and defers the hint (not drops it).
+    [hint] = wait_for(lambda: [h for h in deps.store.due_hints(deps.now() + timedelta(days=1), 10) if h.attempts >= 1])
+    assert hint.job_id == job_id and hint.not_before > hint.received_at
+    assert deps.store.get_claim(claim.claim_id).status == CLAIMED and deps.store.get_job(job_id) is None
     deps.store.record_submitted(claim.claim_id, job_id, deps.now())
     assert wait_for(lambda: deps.store.get_job(job_id).status == SUCCESS)
 

@@ -1,21 +1,35 @@
 import base64
 import json
 import time
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
-from handlers import on_notification, runtime
-from handlers.callbacks import handle_notification
-from handlers.completion import build_event
-from handlers.mct import MemoryMct
-from handlers.signing import mct_notification_signature, verify_downstream_signature
-from handlers.store import DELIVERY_DELIVERED, DELIVERY_FAILED, FAILED, RUNNING, SUCCESS, UPLOAD_DONE, upload_id_for
-from handlers.submission import process_upload_event
+from handlers import bootstrap, on_notification
+from handlers.callback_routing import route
+from handlers.domain.ids import upload_id_for
+from handlers.domain.statuses import DELIVERY_DELIVERED, DELIVERY_FAILED, FAILED, RUNNING, SUCCESS, UPLOAD_DONE
+from handlers.services.submit import process_upload_event
+from handlers.testing.memory_mct import MemoryMct
+from handlers.wire.downstream import build_event, verify_downstream_signature
+from handlers.wire.http import HttpRequest
+from handlers.wire.mct_sign import mct_notification_signature, verify_mct_notification
 from localcloud.serve import serve_in_thread
 from tests.unit.handlers.conftest import URL_TOKEN, bos_event, config_dict, load_event, make_deps
 from tests.unit.handlers.receiver import Receiver
 
 Q = {"token": URL_TOKEN}
+
+
+class Answer(NamedTuple):
+    status_code: int
+    body: dict
+
+
+def post_callback(deps, body, headers, query):
+    """POST a notification through the same routing as the CFC function and the webhook: (status, JSON body)."""
+    return Answer(*route(HttpRequest("POST", deps.config.callback.path, headers, query, body), deps))
 
 
 def notification(job_id, status="SUCCESS", message_id=None, **extra):
@@ -34,14 +48,14 @@ def finish_all(deps, status="SUCCESS"):
             deps.mct.set_status(job_id, status, keys=[job["target"]["keyPrefix"] + "0.jpg"])
         else:
             deps.mct.set_status(job_id, status, output={"video": {"widthInPixel": 640, "heightInPixel": 360}})
-        yield job_id, handle_notification(deps, notification(job_id, status), {}, Q)
+        yield job_id, post_callback(deps, notification(job_id, status), {}, Q)
 
 
 def test_success_flow_records_authoritative_state(deps):
     job_id = submitted(deps)[0]
     deps.mct.set_status(job_id, "RUNNING")
     # The callback claims SUCCESS but MCT says RUNNING: the store follows MCT.
-    out = handle_notification(deps, notification(job_id, "SUCCESS"), {}, Q)
+    out = post_callback(deps, notification(job_id, "SUCCESS"), {}, Q)
     assert out.status_code == 200 and out.body["job_status"] == RUNNING
 
 
@@ -56,7 +70,7 @@ def test_completion_once_and_downstream_signed_delivery():
         assert all(o.status_code == 200 for o in outcomes)
         # Late duplicates / replays change nothing and deliver nothing new.
         for job_id in list(deps.mct.jobs):
-            handle_notification(deps, notification(job_id, "RUNNING", message_id="late"), {}, Q)
+            post_callback(deps, notification(job_id, "RUNNING", message_id="late"), {}, Q)
         assert len(receiver.requests) == 1
         req = receiver.requests[0]
         assert verify_downstream_signature("down-secret", req["headers"], req["body"])
@@ -76,7 +90,7 @@ def test_completion_once_and_downstream_signed_delivery():
 def test_downstream_failure_retries_then_records_and_reconciler_redelivers():
     from datetime import timedelta
 
-    from handlers.reconcile import reconcile
+    from handlers.services.reconcile import reconcile
 
     receiver = Receiver(statuses=[503, 503])
     server = serve_in_thread(receiver)
@@ -92,7 +106,7 @@ def test_downstream_failure_retries_then_records_and_reconciler_redelivers():
         uid = upload_id_for("uploads", "incoming/x.mp4", "etag-1")
         d = deps.store.get_delivery(uid)
         assert (d.status, d.attempts, d.last_status_code) == (DELIVERY_FAILED, 2, 503)
-        deps.now = lambda: __import__("handlers.store").store.utcnow() + timedelta(seconds=1)
+        deps.now = lambda: __import__("handlers.domain.clock").domain.clock.utcnow() + timedelta(seconds=1)
         summary = reconcile(deps)
         assert summary["redelivered"] == 1
         assert deps.store.get_delivery(uid).status == DELIVERY_DELIVERED
@@ -112,9 +126,9 @@ def test_unreachable_downstream_is_recorded():
 def test_monotonic_late_running_never_overwrites(deps):
     job_id = submitted(deps)[0]
     deps.mct.set_status(job_id, "FAILED", error={"code": "JobOverTime", "message": "timed out"})
-    handle_notification(deps, notification(job_id, "FAILED"), {}, Q)
+    post_callback(deps, notification(job_id, "FAILED"), {}, Q)
     deps.mct.set_status(job_id, "RUNNING")  # a confused/late read
-    handle_notification(deps, notification(job_id, "RUNNING"), {}, Q)
+    post_callback(deps, notification(job_id, "RUNNING"), {}, Q)
     job = deps.store.get_job(job_id)
     assert job.status == FAILED and job.result["error"]["code"] == "JobOverTime"
 
@@ -122,21 +136,32 @@ def test_monotonic_late_running_never_overwrites(deps):
 def test_duplicate_message_id_is_acknowledged_without_work(deps):
     job_id = submitted(deps)[0]
     deps.mct.set_status(job_id, "SUCCESS")
-    assert handle_notification(deps, notification(job_id, message_id="dup"), {}, Q).body["status"] == "recorded"
+    assert post_callback(deps, notification(job_id, message_id="dup"), {}, Q).body["status"] == "recorded"
     calls = deps.mct.calls
-    out = handle_notification(deps, notification(job_id, message_id="dup"), {}, Q)
+    out = post_callback(deps, notification(job_id, message_id="dup"), {}, Q)
     assert out.body["status"] == "duplicate" and deps.mct.calls == calls
 
 
+def test_a_new_callback_for_a_job_already_final_is_recorded_while_mct_is_down(deps):
+    # SUCCESS/FAILED never change in MCT: once stored, a redelivered callback (new messageId) needs no get_job, so
+    # an MCT outage does not turn it into a 503 that MCT would retry for nothing.
+    job_id = submitted(deps)[0]
+    deps.mct.set_status(job_id, "SUCCESS")
+    assert post_callback(deps, notification(job_id, message_id="first"), {}, Q).body["job_status"] == SUCCESS
+    deps.mct.fail_next(100, status=503)
+    out = post_callback(deps, notification(job_id, message_id="second"), {}, Q)
+    assert out == (200, {"status": "recorded", "job_id": job_id, "job_status": SUCCESS})
+
+
 def test_unknown_job_is_ignored(deps):
-    out = handle_notification(deps, notification("job-not-ours"), {}, Q)
+    out = post_callback(deps, notification("job-not-ours"), {}, Q)
     assert out.status_code == 200 and out.body["status"] == "ignored"
 
 
 def test_get_job_outage_returns_503_and_does_not_remember_the_message(deps):
     job_id = submitted(deps)[0]
     deps.mct.fail_next(10)
-    out = handle_notification(deps, notification(job_id, message_id="m-x"), {}, Q)
+    out = post_callback(deps, notification(job_id, message_id="m-x"), {}, Q)
     assert out.status_code == 503
     assert not deps.store.message_seen("m-x")
 
@@ -153,54 +178,76 @@ def test_get_job_outage_returns_503_and_does_not_remember_the_message(deps):
     ],
 )
 def test_bad_input_is_a_clear_400(deps, body, field):
-    out = handle_notification(deps, body, {}, Q)
+    out = post_callback(deps, body, {}, Q)
     assert out.status_code == 400 and out.body["field"] == field and out.body["message"]
 
 
 def test_message_body_as_object_is_accepted(deps):
     job_id = submitted(deps)[0]
     body = json.dumps({"messageBody": {"jobId": job_id}, "messageId": "obj"})
-    assert handle_notification(deps, body, {}, Q).status_code == 200
+    assert post_callback(deps, body, {}, Q).status_code == 200
 
 
 def test_size_limit(deps):
-    out = handle_notification(deps, "x" * (256 * 1024 + 1), {}, Q)
+    out = post_callback(deps, "x" * (256 * 1024 + 1), {}, Q)
     assert out.status_code == 413
 
 
 def test_url_token_required(deps):
-    assert handle_notification(deps, notification("j"), {}, {}).status_code == 401
-    assert handle_notification(deps, notification("j"), {}, {"token": "wrong"}).status_code == 401
+    assert post_callback(deps, notification("j"), {}, {}).status_code == 401
+    assert post_callback(deps, notification("j"), {}, {"token": "wrong"}).status_code == 401
 
 
 def sign_deps():
     return make_deps(config_dict(callback={"sign_token": "sign-tok", "endpoint": "http://cb.example/mct/callback"}))
 
 
-def signed_headers(body, token="sign-tok", expire=None, endpoint="http://cb.example/mct/callback"):
+def signed_headers(body, token="sign-tok", expire=None, endpoint="http://cb.example/mct/callback", user="mct-user"):
     expire = expire or str(int(time.time()) + 600)
-    sig = mct_notification_signature(token, endpoint, body, expire, "mct-user")
-    return {"notification-auth-expire": expire, "Notification-Auth-User": "mct-user", "NOTIFICATION-AUTH-TOKEN": sig}
+    sig = mct_notification_signature(token, endpoint, body, expire, user)
+    return {"notification-auth-expire": expire, "Notification-Auth-User": user, "NOTIFICATION-AUTH-TOKEN": sig}
 
 
 def test_sign_headers_accepted_and_rejected():
     deps = sign_deps()
     job_id = submitted(deps)[0]
     body = notification(job_id)
-    assert handle_notification(deps, body, signed_headers(body), {}).status_code == 200
-    assert handle_notification(deps, body, signed_headers(body, token="other"), {}).status_code == 401
-    assert handle_notification(deps, body + " ", signed_headers(body), {}).status_code == 401
-    assert handle_notification(deps, body, {}, {}).status_code == 401
-    old = signed_headers(body, expire=str(int(time.time()) - 3600))
-    out = handle_notification(deps, body, old, {})
-    assert out.status_code == 401 and "past" in out.body["message"]
+    assert post_callback(deps, body, signed_headers(body), {}).status_code == 200
+    assert post_callback(deps, body, signed_headers(body, token="other"), {}).status_code == 401
+    assert post_callback(deps, body + " ", signed_headers(body), {}).status_code == 401
+    assert post_callback(deps, body, {}, {}).status_code == 401
+    old = signed_headers(body, expire=str(int(time.time()) - 3 * 86_400))
+    out = post_callback(deps, body, old, {})
+    assert out.status_code == 401 and "replay window" in out.body["message"]
 
 
-def test_signature_formula_matches_localcloud_notifier():
-    from localcloud.mct.notification_sign import sign_notification
+@pytest.mark.parametrize(
+    "expire, user",
+    [
+        (lambda now: str(int(now * 1000)), "2f8e0c6d7a1b4c3e9d5f00112233aabb"),  # ms and an account id (Baidu's media)
+        (lambda now: str(int(now)), "mct-user"),  # seconds and a user name
+        (lambda now: str(int(now - 3600) * 1000), "any string at all"),  # an hour old: "not a precise expiry"
+    ],
+)
+def test_sign_expire_in_ms_or_s_and_any_user_are_accepted(expire, user):
+    deps = sign_deps()
+    body = notification(submitted(deps)[0])
+    headers = signed_headers(body, expire=expire(time.time()), user=user)
+    assert post_callback(deps, body, headers, {}).status_code == 200
 
-    args = ("tok", "http://h/cb?x=1", '{"a":"视频"}', "1700000000", "user")
-    assert mct_notification_signature(*args) == sign_notification(*args)
+
+SIGN_VECTORS = json.loads((Path(__file__).parents[2] / "fixtures" / "sign_vectors.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("vector", SIGN_VECTORS["vectors"], ids=lambda v: v["name"])
+def test_sign_verification_agrees_with_the_fixed_vectors(vector):
+    # The same file checks localcloud's sender (tests/unit/test_mct_sign_vectors.py); the two share no code.
+    v = vector
+    assert mct_notification_signature(v["token"], v["endpoint"], v["body"], v["expire"], v["user"]) == v["signature"]
+    headers = {"Notification-Auth-Expire": v["expire"], "Notification-Auth-User": v["user"],
+               "Notification-Auth-Token": v["signature"]}  # fmt: skip
+    assert verify_mct_notification(v["token"], v["endpoint"], v["body"], headers, now=0, max_age=0) is None
+    assert verify_mct_notification("other", v["endpoint"], v["body"], headers, now=0, max_age=0) is not None
 
 
 # --- the CFC / API gateway / ASGI entrypoints -------------------------------------------------------------------------
@@ -217,9 +264,9 @@ def installed():
             }
         )  # fmt: skip
     )
-    runtime.set_deps(deps)
+    bootstrap.set_deps(deps)
     yield deps
-    runtime.set_deps(None)
+    bootstrap.set_deps(None)
 
 
 def test_sample_events_through_the_cfc_handler(installed):
@@ -232,7 +279,7 @@ def test_sample_events_through_the_cfc_handler(installed):
 
 def test_cfc_events_with_url_token_only():
     deps = make_deps(config_dict(callback={"url_token": "local-callback-token-change-me"}))
-    runtime.set_deps(deps)
+    bootstrap.set_deps(deps)
     try:
         for name in ("callback_success.json", "callback_failed.json", "apigw_v2_callback.json"):
             resp = on_notification.handler(load_event(name), None)
@@ -245,23 +292,23 @@ def test_cfc_events_with_url_token_only():
         get = dict(load_event("callback_success.json"), httpMethod="GET")
         assert on_notification.handler(get, None)["statusCode"] == 200
     finally:
-        runtime.set_deps(None)
+        bootstrap.set_deps(None)
 
 
 def test_signed_sample_event_verifies():
     deps = make_deps(config_dict(callback={"sign_token": "local-sign-token",
                                            "endpoint": "http://127.0.0.1:18082/mct/callback"}))  # fmt: skip
-    runtime.set_deps(deps)
+    bootstrap.set_deps(deps)
     try:
         resp = on_notification.handler(load_event("callback_signed.json"), None)
         assert resp["statusCode"] == 200 and json.loads(resp["body"])["status"] == "ignored"
     finally:
-        runtime.set_deps(None)
+        bootstrap.set_deps(None)
 
 
 def test_full_flow_through_api_gateway_v2_base64():
     deps = make_deps(config_dict(callback={"url_token": "t0ken"}))
-    runtime.set_deps(deps)
+    bootstrap.set_deps(deps)
     try:
         job_id = submitted(deps)[0]
         deps.mct.set_status(job_id, "SUCCESS")
@@ -273,7 +320,7 @@ def test_full_flow_through_api_gateway_v2_base64():
         resp = on_notification.handler(event, None)
         assert resp["statusCode"] == 200 and json.loads(resp["body"])["job_status"] == SUCCESS
     finally:
-        runtime.set_deps(None)
+        bootstrap.set_deps(None)
 
 
 def test_asgi_webhook_app():
@@ -283,7 +330,7 @@ def test_asgi_webhook_app():
     from handlers.webhook_app import app
 
     deps = make_deps(config_dict(callback={"url_token": "t0ken", "max_body_bytes": 2048}))
-    runtime.set_deps(deps)
+    bootstrap.set_deps(deps)
     server = serve_in_thread(app)
     try:
         job_id = submitted(deps)[0]
@@ -310,7 +357,7 @@ def test_asgi_webhook_app():
     finally:
         server.stop()
         webhook_app.stop_inbox()
-        runtime.set_deps(None)
+        bootstrap.set_deps(None)
 
 
 def test_build_event_statuses(deps):
@@ -325,7 +372,7 @@ def test_build_event_statuses(deps):
 
 
 def test_reconciler_resubmits_claims_left_retryable():
-    from handlers.reconcile import reconcile
+    from handlers.services.reconcile import reconcile
 
     deps = make_deps(config_dict(mediainfo_check=False))
     deps.mct.fail_next(4 * 3, status=503)
@@ -339,8 +386,8 @@ def test_reconciler_resubmits_claims_left_retryable():
 def test_reconciler_reads_stuck_jobs():
     from datetime import timedelta
 
-    from handlers.reconcile import reconcile
-    from handlers.store import utcnow
+    from handlers.domain.clock import utcnow
+    from handlers.services.reconcile import reconcile
 
     deps = make_deps(mct=MemoryMct())
     submitted(deps)
@@ -355,7 +402,7 @@ def test_reconciler_reads_stuck_jobs():
 
 def test_wrong_path_is_a_404_naming_the_expected_one():
     deps = make_deps(config_dict(callback={"url_token": "t0ken"}))
-    runtime.set_deps(deps)
+    bootstrap.set_deps(deps)
     try:
         event = dict(load_event("callback_success.json"), path="/other", queryStringParameters={"token": "t0ken"})
         resp = on_notification.handler(event, None)
@@ -363,14 +410,15 @@ def test_wrong_path_is_a_404_naming_the_expected_one():
         event["path"] = "/prod/mct/callback/"
         assert on_notification.handler(event, None)["statusCode"] == 200
     finally:
-        runtime.set_deps(None)
+        bootstrap.set_deps(None)
 
 
 def test_crash_after_marking_done_is_redelivered_by_the_reconciler():
     from datetime import timedelta
 
-    from handlers.reconcile import reconcile
-    from handlers.store import MemoryStore, utcnow
+    from handlers.domain.clock import utcnow
+    from handlers.services.reconcile import reconcile
+    from handlers.testing.memory_store import MemoryStore
 
     class CrashOnce(MemoryStore):
         crashed = False
@@ -422,7 +470,10 @@ def test_self_hosted_webhook_verifies_left_over_callbacks_at_start(tmp_path):
     import sys
     from datetime import timedelta
 
-    from handlers.store import Job, Upload, claim_id_for, open_store, utcnow
+    from handlers.adapters.store import open_store
+    from handlers.domain.clock import utcnow
+    from handlers.domain.ids import claim_id_for
+    from handlers.domain.records import Job, Upload
     from localcloud.serve import free_port
     from tests.unit.handlers.conftest import ROOT
 

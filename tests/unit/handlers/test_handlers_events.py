@@ -1,6 +1,6 @@
 import pytest
 
-from handlers.upload_events import BadRecord, IgnoredRecord, ObjectCreated, UnknownEventShape, parse_upload_event
+from handlers.wire.upload_events import BadRecord, IgnoredRecord, ObjectCreated, UnknownEventShape, parse_upload_event
 from tests.unit.handlers.conftest import EVENTS, load_event
 
 

@@ -1,11 +1,11 @@
-"""handlers.http_events: CFC / API-gateway v1 / v2 events -> HttpRequest, and the JSON answer."""
+"""handlers.wire.http: CFC / API-gateway v1 / v2 events -> HttpRequest, and the JSON answer."""
 
 import base64
 import json
 
 import pytest
 
-from handlers.http_events import HttpRequest, NotAnHttpEvent, json_response, request_from_event
+from handlers.wire.http import HttpRequest, NotAnHttpEvent, json_response, request_from_event
 
 
 def test_v1_event():

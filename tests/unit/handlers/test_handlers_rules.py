@@ -2,7 +2,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from handlers.rules import (
+from handlers.domain.rules import (
     check_template,
     extension_for_preset,
     recursion_problems,

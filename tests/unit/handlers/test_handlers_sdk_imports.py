@@ -1,4 +1,4 @@
-"""handlers.sdk_imports: the SDK imports without pycryptodome's AES and crc32c, which still work when used."""
+"""handlers.adapters.sdk_imports: the SDK imports without pycryptodome's AES and crc32c, which still work when used."""
 
 import subprocess
 import sys
@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 CHECK = """
 import sys
-from handlers import sdk_imports
+from handlers.adapters import sdk_imports
 sdk_imports.prepare()
 from baidubce.services.media.media_client import MediaClient
 import baidubce.utils as u
@@ -33,7 +33,7 @@ def test_sdk_imports_defer_the_unused_modules_and_they_still_work():
 def test_prepare_after_the_sdk_was_imported_changes_nothing():
     code = (
         "import sys, baidubce.utils\n"
-        "from handlers import sdk_imports\n"
+        "from handlers.adapters import sdk_imports\n"
         "before = sys.modules['crc32c']\n"
         "sdk_imports.prepare()\n"
         "assert sys.modules['crc32c'] is before\n"

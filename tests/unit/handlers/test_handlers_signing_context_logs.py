@@ -1,13 +1,10 @@
-import io
 import json
 import logging
 from types import SimpleNamespace
 
-import pytest
-
-from handlers.cfc_context import adapt_context
 from handlers.logs import RedactingFilter, logger, redact, register_secret
-from handlers.signing import downstream_headers, sign_downstream, verify_downstream_signature
+from handlers.wire.cfc_context import adapt_context
+from handlers.wire.downstream import downstream_headers, sign_downstream, verify_downstream_signature
 
 BODY = '{"type":"autotranscode.upload.done"}'
 
@@ -65,15 +62,6 @@ def test_cfc_context_adapter_tolerates_missing_and_none():
         assert 0 < ctx.get_remaining_time_in_millis() <= 300_000
 
 
-@pytest.fixture
-def log_output():
-    handler = logger.registered_handler
-    buf = io.StringIO()
-    old = handler.setStream(buf)
-    yield buf
-    handler.setStream(old)
-
-
 def test_powertools_accepts_the_adapter(log_output):
     @logger.inject_lambda_context
     def fn(event, context):
@@ -99,3 +87,11 @@ def test_filter_handles_printf_args():
     register_secret("super-secret-value")
     RedactingFilter().filter(record)
     assert record.getMessage() == "key=***"
+
+
+def test_cfc_context_as_a_dict_is_read_like_an_object():
+    # [UNVERIFIED] CFC documents its Python context as "usually a dict"; EasyFaaS passes `requestid`.
+    ctx = adapt_context({"requestid": "req-dict", "function_name": "OnUpload", "memory_limit_in_mb": "256"})
+    assert (ctx.aws_request_id, ctx.function_name, ctx.memory_limit_in_mb) == ("req-dict", "OnUpload", 256)
+    camel = adapt_context({"requestId": "req-camel", "functionName": "OnNotification"})
+    assert (camel.aws_request_id, camel.function_name) == ("req-camel", "OnNotification")

@@ -8,15 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from handlers.store import (
-    MemoryStore,
-    SqlStore,
-    StoreUrl,
-    open_store,
-    parse_store_url,
-    redact_url,
-    utcnow,
-)
+from handlers.adapters.store import SqlStore, StoreUrl, open_store, parse_store_url, redact_url
+from handlers.domain.clock import utcnow
+from handlers.testing.memory_store import MemoryStore
 from tests.unit.handlers.store_contract import LEASE, StoreContract, make_job, make_upload
 
 REPO = Path(__file__).resolve().parents[3]
@@ -110,7 +104,8 @@ def test_bad_store_url_is_named_redacted_with_the_accepted_forms(url, reason):
 
 def test_importing_the_store_and_opening_sqlite_loads_no_sqlalchemy_and_no_server_driver(tmp_path):
     code = (
-        "import sys, handlers.store as s; st = s.open_store(sys.argv[1]); st.remember_message('m', s.utcnow()); "
+        "import sys, handlers.adapters.store as s, handlers.domain.clock as c; st = s.open_store(sys.argv[1]); "
+        "st.remember_message('m', c.utcnow()); "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'pymysql', 'psycopg'}))"
     )
     out = subprocess.run([sys.executable, "-c", code, f"sqlite:///{tmp_path}/s.db"], cwd=REPO, capture_output=True,
@@ -120,7 +115,10 @@ def test_importing_the_store_and_opening_sqlite_loads_no_sqlalchemy_and_no_serve
 
 def test_processes_creating_the_schema_at_once_all_succeed(tmp_path):
     url = f"sqlite:///{tmp_path}/fresh/s.db"
-    code = "import sys, handlers.store as s; s.SqlStore(sys.argv[1]).remember_message(sys.argv[2], s.utcnow())"
+    code = (
+        "import sys, handlers.adapters.store as s, handlers.domain.clock as c; "
+        "s.SqlStore(sys.argv[1]).remember_message(sys.argv[2], c.utcnow())"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", code, url, f"m{n}"], cwd=REPO, stderr=subprocess.PIPE, text=True)
              for n in range(4)]  # fmt: skip
     errors = [p.communicate()[1] for p in procs]

@@ -1,11 +1,13 @@
+import json
 import threading
 
 import pytest
 
-from handlers import on_upload, runtime
-from handlers.mct import MctError, MemoryMct
-from handlers.store import PENDING, RETRYABLE, SUBMIT_FAILED, UPLOAD_DONE, MemoryStore, upload_id_for
-from handlers.submission import RetryLater, apply_mediainfo, larger_than_source, process_upload_event, source_frame
+from handlers import bootstrap, on_upload
+from handlers.domain.ids import upload_id_for
+from handlers.domain.statuses import PENDING, RETRYABLE, SUBMIT_FAILED, UPLOAD_DONE
+from handlers.services.submit import RetryLater, apply_mediainfo, larger_than_source, process_upload_event, source_frame
+from handlers.testing.memory_store import MemoryStore
 from tests.unit.handlers.conftest import bos_event, config_dict, load_event, make_deps
 
 
@@ -68,7 +70,7 @@ def test_transient_errors_are_retried_with_backoff():
 def test_exhausted_transient_errors_raise_and_redelivery_finishes_the_rest():
     deps = make_deps(config_dict(mediainfo_check=False))
     deps.mct.fail_next(4 * 3, status=500, code="InternalError")  # every try of every job
-    runtime.set_deps(deps)
+    bootstrap.set_deps(deps)
     try:
         with pytest.raises(RetryLater) as info:
             on_upload.handler(bos_event("incoming/x.mp4"), None)
@@ -80,7 +82,7 @@ def test_exhausted_transient_errors_raise_and_redelivery_finishes_the_rest():
         assert {j.status for j in deps.store.jobs_for_upload(uid)} == {PENDING}
         assert len(deps.mct.jobs) == 3
     finally:
-        runtime.set_deps(None)
+        bootstrap.set_deps(None)
 
 
 def test_permanent_error_is_recorded_and_not_retried():
@@ -171,7 +173,7 @@ def test_mediainfo_keeps_the_smallest_when_all_are_larger():
 
 
 def test_apply_mediainfo_without_keep_smallest():
-    from handlers.submission import PlannedJob
+    from handlers.services.submit import PlannedJob
 
     planned = [PlannedJob("a", "transcode", {}, (1280, 720)), PlannedJob("t", "thumbnail", {})]
     keep, skipped = apply_mediainfo(planned, (320, 240), keep_smallest=False)
@@ -192,19 +194,39 @@ def test_mediainfo_transient_failure_is_retryable():
 
 
 def test_unknown_envelope_returns_an_error_without_raising():
-    runtime.set_deps(make_deps())
+    bootstrap.set_deps(make_deps())
     try:
         assert "expected a BOS event" in on_upload.handler({"hello": 1}, None)["error"]
     finally:
-        runtime.set_deps(None)
+        bootstrap.set_deps(None)
 
 
 def test_mct_error_classification():
-    from handlers.mct import classify
+    from handlers.adapters.mct_sdk import classify
 
     assert classify(503, "ServiceUnavailable", "x").transient
     assert classify(429, "Foo", "x").transient
     assert classify(400, "RequestThrottled", "x").transient
     assert not classify(400, "InvalidArgument", "x").transient
     assert type(classify(404, "NoSuchJob", "x")).__name__ == "MctNotFound"
-    assert isinstance(MemoryMct, type) and issubclass(type(classify(500, None, "m")), MctError)
+    server_error = classify(500, None, "m")
+    assert server_error.transient and type(server_error).__name__ == "MctError" and server_error.status == 500
+
+
+@pytest.mark.parametrize(
+    "event, correlation_id",
+    [
+        (bos_event("incoming/x.mp4"), "ev-0"),
+        ({"Records": [{"eventName": "ObjectCreated:Put", "responseElements": {"x-amz-request-id": "REQ-1"},
+                       "s3": {"bucket": {"name": "uploads"}, "object": {"key": "incoming/y.mp4", "eTag": "e"}}}]},
+         "REQ-1"),
+    ],
+)  # fmt: skip
+def test_upload_logs_carry_the_event_id_as_correlation_id(event, correlation_id, log_output):
+    bootstrap.set_deps(make_deps())
+    try:
+        on_upload.handler(event, None)
+    finally:
+        bootstrap.set_deps(None)
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines() if line.startswith("{")]
+    assert lines and {line.get("correlation_id") for line in lines} == {correlation_id}

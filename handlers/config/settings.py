@@ -17,8 +17,8 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from handlers import rules as rules_mod
-from handlers.validation import Invalid, Model, Secret, spec
+from handlers.config.validation import Invalid, Model, Secret, spec
+from handlers.domain import rules as rules_mod
 
 ENV_CONFIG_JSON = "AUTOTRANSCODE_CONFIG_JSON"
 ENV_CONFIG_PATH = "AUTOTRANSCODE_CONFIG"
@@ -37,7 +37,7 @@ MCT_NAME_RE = re.compile(r"^[a-z][0-9a-z_]{0,39}$")
 # System presets are named like bce.video_mp4_1280x720_2048kbps: allow dots for them.
 PRESET_NAME_RE = re.compile(r"^[a-z][0-9a-z_.]{0,79}$")
 
-# The models are plain read-only records checked by handlers/validation.py (pydantic cost ~200 ms per cold start).
+# The models are plain read-only records checked by handlers/config/validation.py (pydantic: ~200 ms per cold start).
 # Build them with parse_config / Model.from_dict: that checks types, limits and unknown keys; the constructor
 # alone checks only the rules across fields (__post_init__).
 
@@ -168,7 +168,7 @@ class CallbackConfig(Model):
     endpoint: str | None = spec(None, doc="the notification endpoint as registered in MCT (SIGN)")
     path: str = "/mct/callback"
     max_body_bytes: int = spec(256 * 1024, ge=1024, le=10 * 1024 * 1024)
-    sign_max_age_seconds: int = spec(900, ge=0)
+    sign_max_age_seconds: int = spec(86_400, ge=0)  # a replay window, not an expiry (see wire/mct_sign.py)
     allow_unauthenticated: bool = spec(False, doc="accept callbacks without any auth (local only)")
 
     def __post_init__(self) -> None:
@@ -329,7 +329,7 @@ def _find(path_text: str, env: dict[str, str]) -> Path:
     if path.is_absolute() or path.exists():
         return path
     # In CFC the code lives in BCE_USER_CODE_ROOT (/var/task); the cwd may be elsewhere.
-    roots = [env.get("BCE_USER_CODE_ROOT"), str(Path(__file__).resolve().parent.parent)]
+    roots = [env.get("BCE_USER_CODE_ROOT"), str(Path(__file__).resolve().parents[2])]
     for root in filter(None, roots):
         candidate = Path(root) / path
         if candidate.exists():

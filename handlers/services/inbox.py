@@ -4,7 +4,7 @@ A long-running webhook need not make MCT wait for `get_job`: the callback is onl
 (job id, messageId) hints to a committer thread that records every hint waiting in ONE store transaction (group
 commit; duplicates by messageId are answered as such) and only then answers the caller, so a 200 means "durably
 recorded". A verifier thread drains the recorded hints: stored job -> `get_job` -> monotonic update ->
-completion, exactly like the inline path (handlers.callbacks.verify). Hints whose job is not stored yet (a
+completion, exactly like the inline path (handlers.services.callbacks.verify). Hints whose job is not stored yet (a
 submission is in flight) or whose `get_job` failed are deferred with backoff; hints left by a crash are picked up
 again at the next start. Lost anyway (e.g. the store itself lost)? The reconciler re-reads stuck jobs.
 
@@ -19,10 +19,10 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import timedelta
 
-from handlers.callbacks import RETRY, Verdict, verify
+from handlers.domain.records import Hint, Job
 from handlers.logs import logger
-from handlers.runtime import Deps
-from handlers.store import Hint, Job
+from handlers.services.callbacks import RETRY, Verdict, verify
+from handlers.services.deps import Deps
 
 # Hints per store transaction / per verifier round.
 COMMIT_BATCH = 1000

@@ -12,24 +12,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from handlers import completion
 from handlers.config import Config, Rule
+from handlers.domain.ids import claim_id_for, upload_id_for
+from handlers.domain.records import Job, Upload
+from handlers.domain.rules import first_matching_rule, render_key
+from handlers.domain.statuses import CLAIMED, KIND_THUMBNAIL, KIND_TRANSCODE, RETRYABLE, SUBMIT_FAILED
 from handlers.logs import logger
-from handlers.mct import MctError, mct_time, with_retries
-from handlers.rules import first_matching_rule, render_key
-from handlers.runtime import Deps
-from handlers.store import (
-    CLAIMED,
-    KIND_THUMBNAIL,
-    KIND_TRANSCODE,
-    RETRYABLE,
-    SUBMIT_FAILED,
-    Job,
-    Upload,
-    claim_id_for,
-    upload_id_for,
-)
-from handlers.upload_events import BadRecord, IgnoredRecord, ObjectCreated, parse_upload_event
+from handlers.services import completion
+from handlers.services.deps import Deps
+from handlers.services.ports import MctError
+from handlers.services.retry import with_retries
+from handlers.wire.bce_time import mct_time
+from handlers.wire.upload_events import BadRecord, IgnoredRecord, ObjectCreated, parse_upload_event
 
 # A claim older than this without a job id is considered abandoned (crashed invocation) and may be taken over.
 # Longer than the CFC max run time (300 s) so a live invocation never loses its claim.

@@ -1,36 +1,15 @@
-"""Collaborators of the use-cases, built once per cold start (config, store, MCT client, HTTP)."""
+"""Builds the collaborators of the use-cases (config, store, MCT client, HTTP post) once per cold start."""
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from handlers import config as config_mod
+from handlers.adapters.mct_sdk import SdkMct
+from handlers.adapters.store import open_store, parse_store_url, redact_url
 from handlers.logs import logger, register_secret
-from handlers.mct import MctPort, SdkMct
-from handlers.store import Store, open_store, parse_store_url, redact_url, utcnow
-
-
-def _requests_post(url: str, data: bytes, headers: dict[str, str], timeout: float) -> int:
-    import requests
-
-    return requests.post(url, data=data, headers=headers, timeout=timeout).status_code
-
-
-@dataclass
-class Deps:
-    config: config_mod.Config
-    store: Store
-    mct: MctPort
-    # (url, body bytes, headers, timeout) -> HTTP status; raises OSError/requests errors on network failure.
-    post: Callable[[str, bytes, dict[str, str], float], int] = _requests_post
-    sleep: Callable[[float], None] = time.sleep
-    now: Callable[[], datetime] = utcnow
-    extra: dict[str, Any] = field(default_factory=dict)
+from handlers.services.deps import Deps
+from handlers.services.ports import MctPort, Store
 
 
 def register_config_secrets(cfg: config_mod.Config) -> None:

@@ -1,38 +1,42 @@
 """Use-case: an MCT notification -> authoritative job state in the store (-> completion).
 
 The callback is a hint, never the truth: we authenticate it, dedupe its messageId, then read the job with
-get_job and record that through the same monotonic update the reconciler uses.
+get_job and record that through the same monotonic update the reconciler uses. Every answer is a `Verdict`;
+handlers.wire.callback_http is the one place a verdict becomes an HTTP status.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from handlers import completion
+from handlers.domain.records import Job
+from handlers.domain.statuses import CLAIMED, FINAL_STATUSES, KIND_THUMBNAIL, MCT_STATUSES
 from handlers.logs import logger
-from handlers.mct import JobView, MctError, MctNotFound, with_retries
-from handlers.runtime import Deps
-from handlers.signing import constant_time_equal, verify_mct_notification
-from handlers.store import CLAIMED, FINAL_STATUSES, KIND_THUMBNAIL, MCT_STATUSES, Job
+from handlers.services import completion
+from handlers.services.deps import Deps
+from handlers.services.ports import MctError, MctNotFound
+from handlers.services.retry import with_retries
+from handlers.wire.mct_notification import MalformedNotification, parse_notification
+from handlers.wire.mct_sign import constant_time_equal, verify_mct_notification
+from handlers.wire.mct_views import JobView
 
 # Pauses (seconds) before looking again for a job id we do not know while a submission is in flight (~1.5 s).
 UNKNOWN_JOB_WAITS = (0.1, 0.2, 0.4, 0.8)
 
+# What became of one callback. Recorded/duplicate/ignored/accepted are acknowledged; retry asks MCT to send it
+# again; unauthorized/malformed refuse it.
+RECORDED, DUPLICATE, IGNORED, ACCEPTED, RETRY = "recorded", "duplicate", "ignored", "accepted", "retry"
+UNAUTHORIZED, MALFORMED = "unauthorized", "malformed"
 
-@dataclass
-class Outcome:
-    status_code: int
-    body: dict[str, Any] = field(default_factory=dict)
 
-
-def _problem(status: int, error: str, message: str, field_name: str | None = None) -> Outcome:
-    body: dict[str, Any] = {"error": error, "message": message}
-    if field_name:
-        body["field"] = field_name
-    return Outcome(status, body)
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str
+    job_id: str | None = None
+    job_status: str | None = None  # RECORDED: the stored status
+    reason: str | None = None
+    field: str | None = None  # MALFORMED: the part of the notification at fault
 
 
 def authenticate(deps: Deps, body: str, headers: dict[str, str], query: dict[str, str], now: float) -> str | None:
@@ -49,32 +53,6 @@ def authenticate(deps: Deps, body: str, headers: dict[str, str], query: dict[str
         if reason:
             return reason
     return None
-
-
-def parse_notification(body: str) -> tuple[dict[str, Any], str | None] | Outcome:
-    """-> (messageBody as a dict, messageId) or a 400 Outcome naming the field."""
-    try:
-        outer = json.loads(body)
-    except json.JSONDecodeError as exc:
-        return _problem(400, "bad_request", f"body is not JSON: {exc.msg} at position {exc.pos}", "body")
-    if not isinstance(outer, dict):
-        return _problem(400, "bad_request", "body must be a JSON object", "body")
-    inner = outer.get("messageBody")
-    if inner is None:
-        return _problem(400, "bad_request", "messageBody is missing", "messageBody")
-    if isinstance(inner, str):  # the documented shape: a JSON *string*
-        try:
-            inner = json.loads(inner)
-        except json.JSONDecodeError as exc:
-            return _problem(400, "bad_request", f"messageBody is not a JSON string: {exc.msg}", "messageBody")
-    if not isinstance(inner, dict):
-        return _problem(400, "bad_request", "messageBody must encode a JSON object", "messageBody")
-    job_id = inner.get("jobId")
-    if not isinstance(job_id, str) or not job_id:
-        return _problem(400, "bad_request", f"messageBody.jobId must be a non-empty string, got {job_id!r}",
-                        "messageBody.jobId")  # fmt: skip
-    message_id = outer.get("messageId")
-    return inner, (str(message_id) if message_id else None)
 
 
 def read_job(deps: Deps, job: Job) -> JobView:
@@ -100,29 +78,27 @@ def apply_job_view(deps: Deps, job: Job, view: JobView) -> bool:
 
 def check_notification(
     deps: Deps, body: str, headers: dict[str, str] | None, query: dict[str, str] | None, now: float | None = None
-) -> tuple[str, str | None] | Outcome:
-    """Size limit, authentication and parsing: -> (job id, messageId) or the Outcome refusing the request."""
+) -> tuple[str, str | None] | Verdict:
+    """Authentication and parsing: -> (job id, messageId) or the Verdict refusing the request. (The body size limit
+    is the transport's: handlers.wire.callback_http.)"""
     headers, query = headers or {}, query or {}
-    cb = deps.config.callback
-    if len(body.encode("utf-8")) > cb.max_body_bytes:
-        return _problem(413, "too_large", f"body is larger than {cb.max_body_bytes} bytes", "body")
     reason = authenticate(deps, body, headers, query, time.time() if now is None else now)
     if reason:
         logger.warning("callback rejected", extra={"reason": reason})
-        return _problem(401, "unauthorized", reason)
-    parsed = parse_notification(body)
-    if isinstance(parsed, Outcome):
-        return parsed
-    message, message_id = parsed
+        return Verdict(UNAUTHORIZED, reason=reason)
+    try:
+        message, message_id = parse_notification(body)
+    except MalformedNotification as exc:
+        return Verdict(MALFORMED, reason=exc.message, field=exc.field)
     return message["jobId"], message_id
 
 
 def handle_notification(
     deps: Deps, body: str, headers: dict[str, str] | None, query: dict[str, str] | None, now: float | None = None
-) -> Outcome:
+) -> Verdict:
     """The whole callback inside one request (the CFC function): check, then verify with get_job and record."""
     checked = check_notification(deps, body, headers, query, now)
-    if isinstance(checked, Outcome):
+    if isinstance(checked, Verdict):
         return checked
     job_id, message_id = checked
     # Thread-safe keys: one process may handle several callbacks at once (localcloud, tests).
@@ -151,54 +127,37 @@ def _wait_for_job(deps: Deps, job_id: str) -> Job | None:
     return job
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """What verifying one callback's job came to: recorded (job_status is the stored status), ignored, or retry."""
-
-    outcome: str
-    job_status: str | None = None
-    reason: str | None = None
-
-
-RECORDED, IGNORED, RETRY = "recorded", "ignored", "retry"
-
-
 def verify(deps: Deps, job_id: str, job: Job | None) -> Verdict:
     """Read the job from MCT (the truth) and record it; `job` is the stored job with this MCT id, if any."""
     if job is None:
         if submissions_in_flight(deps):
             # Maybe ours: a fast job's callback can overtake the function storing its id.
-            return Verdict(RETRY, reason="job not recorded yet (a submission is in flight)")
+            return Verdict(RETRY, job_id, reason="job not recorded yet (a submission is in flight)")
         # Not ours (another app on the same pipeline) or unknown.
-        return Verdict(IGNORED, reason="job was not created by autotranscode")
+        return Verdict(IGNORED, job_id, reason="job was not created by autotranscode")
     if job.status in FINAL_STATUSES:
         # Final in the store means final in MCT (SUCCESS/FAILED never change): a redelivery, no get_job needed.
         # Completion again anyway: a previous attempt may have died between the update and the completion.
         completion.maybe_complete(deps, job.upload_id)
-        return Verdict(RECORDED, job.status)
+        return Verdict(RECORDED, job_id, job.status)
     try:
         view = read_job(deps, job)
     except MctNotFound:
-        return Verdict(IGNORED, reason="MCT does not know this job")
+        return Verdict(IGNORED, job_id, reason="MCT does not know this job")
     except MctError as exc:
         logger.warning("get_job failed", extra={"job_id": job_id, "error": str(exc)})
-        return Verdict(RETRY, reason="could not read the job from MCT")
+        return Verdict(RETRY, job_id, reason="could not read the job from MCT")
     changed = apply_job_view(deps, job, view)
     # Unchanged: the store already held this status or a later one (monotonic update), so read it back.
     current = None if changed else deps.store.get_job(job_id)
-    return Verdict(RECORDED, view.status if current is None else current.status)
+    return Verdict(RECORDED, job_id, view.status if current is None else current.status)
 
 
-def _record(deps: Deps, job_id: str, message_id: str | None) -> Outcome:
+def _record(deps: Deps, job_id: str, message_id: str | None) -> Verdict:
     if message_id and deps.store.message_seen(message_id):
-        return Outcome(200, {"status": "duplicate", "job_id": job_id})
+        return Verdict(DUPLICATE, job_id)
     verdict = verify(deps, job_id, _wait_for_job(deps, job_id))
-    if verdict.outcome == RETRY:
-        # Let MCT retry; the reconciler is the safety net if it does not.
-        return _problem(503, "unavailable", f"{verdict.reason}; retry later")
-    if verdict.outcome == IGNORED:
-        # Ack so MCT stops retrying.
-        return Outcome(200, {"status": "ignored", "job_id": job_id, "reason": verdict.reason})
-    if message_id:
+    # RETRY: let MCT retry; the reconciler is the safety net if it does not. IGNORED: acknowledged so MCT stops.
+    if verdict.outcome == RECORDED and message_id:
         deps.store.remember_message(message_id, deps.now())
-    return Outcome(200, {"status": "recorded", "job_id": job_id, "job_status": verdict.job_status})
+    return verdict

@@ -1,15 +1,19 @@
-"""The ONE adapter from a CFC context to what Powertools' inject_lambda_context reads.
+"""The one adapter from a CFC context to what Powertools' inject_lambda_context reads.
 
-[UNVERIFIED] CFC's Python context attributes are not documented; we try request_id / bce_request_id /
-aws_request_id, function_name, function_version, function_brn / invoked_function_arn, memory_limit_in_mb and
-get_remaining_time_in_millis(), tolerating missing ones and None. The CFC_ENV_* fallbacks are the runtime's env vars
-seen in Baidu's Go/Java runtimes (reference events-and-templates §4).
+[UNVERIFIED] CFC documents its Python `context` as "usually a dict" without naming the keys; Baidu's open-source
+FaaS engine (EasyFaaS) passes `requestid`, `accessKey`, `secretKey`, `securityToken`, `clientContext`. So the
+context may be a dict or an object: we read keys or attributes named request_id / requestid / requestId /
+bce_request_id / aws_request_id, function_name / functionName, function_version, function_brn /
+invoked_function_arn, memory_limit_in_mb and get_remaining_time_in_millis(), tolerating missing ones and None.
+The BCE_USER_* fallbacks are the runtime's env vars seen in Baidu's Go/Java runtimes (reference
+events-and-templates §4).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +21,12 @@ DEFAULT_TIMEOUT_MS = 300_000  # CFC max run time
 
 
 def _attr(context: Any, *names: str) -> Any:
+    """The first non-empty value among `names`, read as dict keys or as attributes."""
     for name in names:
-        value = getattr(context, name, None) if context is not None else None
+        if isinstance(context, Mapping):
+            value = context.get(name)
+        else:
+            value = getattr(context, name, None) if context is not None else None
         if callable(value) and not name.startswith("get_"):
             continue
         if value not in (None, ""):
@@ -55,13 +63,15 @@ def adapt_context(context: Any) -> LambdaContextAdapter:
     if isinstance(context, LambdaContextAdapter):
         return context
     env = os.environ
-    name = _attr(context, "function_name") or env.get("BCE_USER_FUNCTION_NAME") or "autotranscode-local"
-    version = _attr(context, "function_version") or env.get("BCE_USER_FUNCTION_VERSION") or "$LATEST"
-    brn = _attr(context, "function_brn", "invoked_function_arn", "invoked_function_brn") or env.get(
+    name = _attr(context, "function_name", "functionName") or env.get("BCE_USER_FUNCTION_NAME") or "autotranscode-local"
+    version = _attr(context, "function_version", "functionVersion") or env.get("BCE_USER_FUNCTION_VERSION") or "$LATEST"
+    brn = _attr(context, "function_brn", "functionBrn", "invoked_function_arn", "invoked_function_brn") or env.get(
         "BCE_USER_FUNCTION_BRN", f"brn:local:cfc:function:{name}"
     )
-    memory = _attr(context, "memory_limit_in_mb") or env.get("BCE_USER_FUNCTION_MEMSIZE") or 128
-    request_id = _attr(context, "request_id", "bce_request_id", "aws_request_id") or env.get("_REQUEST_ID")
+    memory = _attr(context, "memory_limit_in_mb", "memoryLimitInMB") or env.get("BCE_USER_FUNCTION_MEMSIZE") or 128
+    request_id = _attr(context, "request_id", "requestid", "requestId", "bce_request_id", "aws_request_id") or env.get(
+        "_REQUEST_ID"
+    )
     try:
         memory = int(memory)
     except (TypeError, ValueError):

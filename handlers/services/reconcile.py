@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from handlers import completion
-from handlers.callbacks import apply_job_view, read_job
 from handlers.logs import logger
-from handlers.mct import MctError, MctNotFound
-from handlers.runtime import Deps
-from handlers.submission import PlannedJob, submit_claim
+from handlers.services import completion
+from handlers.services.callbacks import apply_job_view, read_job
+from handlers.services.deps import Deps
+from handlers.services.ports import MctError, MctNotFound
+from handlers.services.submit import PlannedJob, submit_claim
 
 
 def reconcile(deps: Deps, stale_after: timedelta | None = None, limit: int | None = None) -> dict[str, Any]:

@@ -14,13 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from handlers.validation import Invalid, Model, spec
+from handlers.config.validation import Invalid, Model, spec
 
 # [UNVERIFIED] no source says BOS URL-encodes content.object; bsam samples show plain keys. One switch, here.
 BOS_KEYS_ARE_ENCODED = False
 
 # BSAM accepts exactly these BOS event types for triggers (reference §1.4).
 CREATE_EVENT_TYPES = frozenset({"PutObject", "PostObject", "CompleteMultipartUpload", "CopyObject", "AppendObject"})
+
+
+# The log correlation id of an upload event (a JMESPath for Powertools' Logger): the BOS eventId, or S3's request id.
+CORRELATION_ID_PATH = 'events[0].eventId || Records[0].responseElements."x-amz-request-id"'
 
 
 @dataclass(frozen=True)

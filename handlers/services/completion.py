@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
 
-from handlers.logs import logger
-from handlers.runtime import Deps
-from handlers.signing import downstream_headers
-from handlers.store import (
+from handlers.domain.records import Delivery
+from handlers.domain.statuses import (
     DELIVERY_DELIVERED,
     DELIVERY_FAILED,
     FINAL_STATUSES,
-    KIND_THUMBNAIL,
-    SUCCESS,
     UPLOAD_DONE,
-    Delivery,
-    Job,
-    Upload,
 )
+from handlers.logs import logger
+from handlers.services.deps import Deps
+from handlers.wire.downstream import build_event, downstream_headers
 
 EVENT_TYPE = "autotranscode.upload.done"
 
@@ -45,56 +40,6 @@ def maybe_complete(deps: Deps, upload_id: str) -> bool:
     if deps.config.downstream is not None:
         deliver(deps, upload_id)
     return True
-
-
-def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
-    outputs, thumbnails, errors = [], [], []
-    for j in jobs:
-        target = j.request.get("target", {})
-        entry: dict[str, Any] = {"target": j.target, "job_id": j.job_id, "status": j.status}
-        if j.kind == KIND_THUMBNAIL:
-            entry.update(
-                bucket=target.get("targetBucket") or j.result.get("target_bucket"),
-                key_prefix=target.get("keyPrefix"),
-                format=target.get("format"),
-                keys=j.result.get("keys", []),
-            )
-            thumbnails.append(entry)
-        else:
-            entry.update(
-                preset=target.get("presetName"),
-                bucket=target.get("targetBucket") or j.result.get("target_bucket"),
-                key=target.get("targetKey"),
-                output=j.result.get("output", {}),
-            )
-            outputs.append(entry)
-        if j.status != SUCCESS:
-            err = j.result.get("error") or {"code": j.status, "message": j.last_error or "job did not succeed"}
-            errors.append({"target": j.target, "job_id": j.job_id, **err})
-    ok = sum(1 for j in jobs if j.status == SUCCESS)
-    status = "SUCCESS" if ok == len(jobs) else ("FAILED" if ok == 0 else "PARTIAL")
-    return {
-        "type": EVENT_TYPE,
-        "version": 1,
-        "status": status,
-        "upload": {
-            "id": upload.upload_id,
-            "bucket": upload.bucket,
-            "key": upload.key,
-            "etag": upload.etag,
-            "rule": upload.rule,
-            "created_at": _iso(upload.created_at),
-            "done_at": _iso(upload.done_at),
-        },
-        "outputs": outputs,
-        "thumbnails": thumbnails,
-        "skipped": upload.skipped,
-        "errors": errors,
-    }
-
-
-def _iso(dt) -> str | None:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
 
 
 def deliver(deps: Deps, upload_id: str) -> Delivery | None:

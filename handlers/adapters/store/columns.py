@@ -1,0 +1,21 @@
+"""The tables and their column lists (rows come back as tuples in these orders)."""
+
+from __future__ import annotations
+
+TABLES = ("at_uploads", "at_jobs", "at_callback_messages", "at_deliveries", "at_callback_hints")
+
+# Explicit column lists: rows come back as tuples in this order.
+UPLOAD_COLS = "upload_id, bucket, object_key, etag, rule, expected_jobs, skipped, status, created_at, done_at"
+JOB_COLS = (
+    "claim_id, upload_id, target, kind, request, status, job_id, attempts, result, last_error, lease_until, "
+    "created_at, updated_at"
+)
+CLAIM_INSERT_COLS = (
+    "claim_id, upload_id, target, kind, request, status, status_rank, job_id, attempts, result, last_error, "
+    "lease_until, created_at, updated_at"
+)
+DELIVERY_COLS = "upload_id, status, attempts, last_status_code, last_error, updated_at"
+HINT_COLS = "job_id, seq, received_at, attempts, not_before"
+
+# Ids per IN (...) list: below every database's bound-parameter limit (old SQLite builds: 999).
+IN_CHUNK = 500

@@ -1,0 +1,365 @@
+"""The store on a SQL database through its plain DB-API driver. Every "only once" decision is a unique key or a
+conditional UPDATE whose rowcount says who won, so concurrent callers are safe on all three databases."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from handlers.adapters.store.columns import IN_CHUNK, JOB_COLS, TABLES
+from handlers.adapters.store.dialect import Dialect
+from handlers.adapters.store.drivers import connector, sqlite_connect
+from handlers.adapters.store.pool import Pool
+from handlers.adapters.store.statements import statements_for
+from handlers.adapters.store.url import parse_store_url
+from handlers.domain.records import Delivery, Hint, Job, Upload
+from handlers.domain.statuses import (
+    CLAIMED,
+    DELIVERY_DELIVERED,
+    DELIVERY_PENDING,
+    FAILED,
+    PENDING,
+    RETRYABLE,
+    RUNNING,
+    STATUS_RANK,
+    SUBMIT_FAILED,
+    UPLOAD_DONE,
+    UPLOAD_OPEN,
+)
+
+T = TypeVar("T")
+
+
+class SqlStore:
+    """The store on a SQL database through its plain DB-API driver: sqlite3, PyMySQL or psycopg 3 (imported only
+    for the database in use). Schema is created on first use."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parsed = parse_store_url(url)
+        self.dialect = parsed.dialect
+        self._d = Dialect(parsed.dialect)
+        self._sql = statements_for(parsed.dialect)
+        # SQLite has one writer at a time and its busy handler waits by sleeping: threads of this process take turns
+        # on a lock instead. Other processes still wait on the busy timeout.
+        self._write_lock: threading.Lock | None = None
+        self._memory_lock: threading.RLock | None = None
+        if parsed.dialect == "sqlite" and parsed.database is None:
+            # One in-memory database = one connection, used by one thread at a time.
+            self._memory_lock = threading.RLock()
+            self._memory = sqlite_connect(":memory:")
+        else:
+            self._write_lock = threading.Lock() if parsed.dialect == "sqlite" else None
+            self._pool = Pool(*connector(parsed))
+        self._create_schema()
+
+    # --- plumbing ---
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        if self._memory_lock is not None:
+            with self._memory_lock:
+                yield self._memory
+            return
+        with self._pool.connection() as conn:
+            yield conn
+
+    def _write(self, work: Callable[[Any], T]) -> T:
+        """Run work(cursor) in one write transaction (serialized per process on SQLite); a deadlock victim
+        (MySQL/PostgreSQL) runs again."""
+        for attempt in range(3):
+            with self._write_lock or nullcontext(), self._connection() as conn:
+                cur = conn.cursor()
+                try:
+                    cur.execute(self._d.begin)
+                    result = work(cur)
+                    cur.execute("COMMIT")
+                    return result
+                except Exception as exc:
+                    try:
+                        cur.execute("ROLLBACK")
+                    except Exception:
+                        raise exc from None  # the connection is gone: the pool drops it
+                    if attempt == 2 or not self._d.is_deadlock(exc):
+                        raise
+                finally:
+                    cur.close()
+        raise AssertionError("unreachable")
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        with self._connection() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql, params)
+                return cur.fetchall()
+            finally:
+                cur.close()
+
+    def _create_schema(self) -> None:
+        def create(cur: Any) -> None:
+            for statement in self._d.schema():
+                cur.execute(statement)
+
+        for attempt in range(5):
+            try:
+                self._write(create)
+                return
+            except Exception:
+                # Cold starts creating the schema at once (PostgreSQL: a unique violation in its catalog): the
+                # losers retry and find the tables.
+                if attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def dispose(self) -> None:
+        """Close the connections (a later call opens new ones; an in-memory database is gone)."""
+        if self._memory_lock is not None:
+            with self._memory_lock:
+                self._memory.close()
+        else:
+            self._pool.close_all()
+
+    def drop_all(self) -> None:
+        """Tests only."""
+
+        def drop(cur: Any) -> None:
+            for table in TABLES:
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+
+        self._write(drop)
+
+    def _change(self, sql: str, params: Sequence[Any]) -> int:
+        """One statement in its own write transaction; -> rowcount (for a conditional UPDATE: 1 = this call won)."""
+
+        def run(cur: Any) -> int:
+            cur.execute(sql, params)
+            return cur.rowcount
+
+        return self._write(run)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Tests and tools: rows of a plain SQL query (`?` placeholders on every database)."""
+        return self._read(self._d.sql(sql), params)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Tests and tools: one plain SQL statement (`?` placeholders) in its own transaction; -> rowcount."""
+        return self._change(self._d.sql(sql), params)
+
+    # --- uploads ---
+    def ensure_upload(self, upload: Upload) -> Upload:
+        dt = self._d.to_db
+        params = (upload.upload_id, upload.bucket, upload.key, upload.etag, upload.rule, upload.expected_jobs,
+                  json.dumps(upload.skipped), upload.status, dt(upload.created_at), dt(upload.done_at))  # fmt: skip
+        self._change(self._sql.insert_upload, params)
+        found = self.get_upload(upload.upload_id)
+        assert found is not None
+        return found
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        rows = self._read(self._sql.select_upload, (upload_id,))
+        return self._upload(rows[0]) if rows else None
+
+    # --- jobs / claims ---
+    def claim(self, job: Job, now: datetime, lease: timedelta) -> tuple[Job, bool]:
+        s, dt = self._sql, self._d.to_db
+        insert = (job.claim_id, job.upload_id, job.target, job.kind, json.dumps(job.request), CLAIMED,
+                  STATUS_RANK[CLAIMED], None, 1, "{}", None, dt(now + lease), dt(now), dt(now))  # fmt: skip
+        take_over = (CLAIMED, dt(now + lease), dt(now), job.claim_id, RETRYABLE, CLAIMED, dt(now))
+
+        def claim(cur: Any) -> tuple[Job, bool]:
+            cur.execute(s.insert_claim, insert)
+            won = cur.rowcount == 1
+            if not won:  # already claimed: take it over if its last attempt failed transiently or its lease ran out
+                cur.execute(s.take_over_claim, take_over)
+                won = cur.rowcount == 1
+            cur.execute(s.select_claim, (job.claim_id,))
+            return self._job(cur.fetchone()), won
+
+        return self._write(claim)
+
+    def record_submitted(self, claim_id: str, job_id: str, now: datetime) -> None:
+        params = (PENDING, STATUS_RANK[PENDING], job_id, self._d.to_db(now), claim_id)
+        self._change(self._sql.record_submitted, params)
+
+    def record_submit_failed(self, claim_id: str, error: str, retryable: bool, now: datetime) -> None:
+        status = RETRYABLE if retryable else SUBMIT_FAILED
+        params = (status, STATUS_RANK[status], error, self._d.to_db(now), claim_id)
+        self._change(self._sql.record_submit_failed, params)
+
+    def get_job(self, job_id: str) -> Job | None:
+        rows = self._read(self._sql.select_job, (job_id,))
+        return self._job(rows[0]) if rows else None
+
+    def get_claim(self, claim_id: str) -> Job | None:
+        rows = self._read(self._sql.select_claim, (claim_id,))
+        return self._job(rows[0]) if rows else None
+
+    def get_jobs(self, job_ids: list[str]) -> dict[str, Job]:
+        ids = sorted(set(job_ids))
+        found: dict[str, Job] = {}
+        for i in range(0, len(ids), IN_CHUNK):
+            chunk = ids[i : i + IN_CHUNK]
+            sql = self._sql.select_jobs_in.format(", ".join([self._d.sql("?")] * len(chunk)))
+            found.update((j.job_id, j) for j in map(self._job, self._read(sql, chunk)))
+        return found
+
+    def jobs_for_upload(self, upload_id: str) -> list[Job]:
+        return [self._job(r) for r in self._read(self._sql.select_upload_jobs, (upload_id,))]
+
+    def final_job_count(self, upload_id: str) -> tuple[int, int]:
+        # Counted by the database: every final callback asks, most often for an upload still in progress.
+        [(total, final)] = self._read(self._sql.count_upload_jobs, (upload_id,))
+        return int(total), int(final or 0)
+
+    def update_job_status(self, job_id: str, status: str, result: dict[str, Any], now: datetime) -> bool:
+        rank = STATUS_RANK[status]
+        params = (status, rank, json.dumps(result), self._d.to_db(now), job_id, rank)
+        return self._change(self._sql.update_job_status, params) == 1
+
+    def reset_for_redrive(self, claim_id: str, now: datetime) -> bool:
+        s, when = self._sql, self._d.to_db(now)
+
+        def work(cur: Any) -> bool:
+            cur.execute(s.reset_for_redrive, (RETRYABLE, when, claim_id, FAILED, SUBMIT_FAILED))
+            if cur.rowcount != 1:
+                return False
+            cur.execute(s.select_claim_upload, (claim_id,))
+            upload_id = cur.fetchone()[0]
+            cur.execute(s.reopen_upload, (UPLOAD_OPEN, upload_id))
+            cur.execute(s.reset_delivery, (DELIVERY_PENDING, when, upload_id))
+            return True
+
+        return self._write(work)
+
+    def mark_upload_done(self, upload_id: str, now: datetime) -> bool:
+        params = (UPLOAD_DONE, self._d.to_db(now), upload_id, UPLOAD_OPEN)
+        return self._change(self._sql.mark_upload_done, params) == 1
+
+    def reopen_upload(self, upload_id: str) -> None:
+        self._change(self._sql.reopen_upload, (UPLOAD_OPEN, upload_id))
+
+    # --- callbacks ---
+    def remember_message(self, message_id: str, now: datetime) -> bool:
+        params = (message_id[:255], self._d.to_db(now))
+        return self._change(self._sql.insert_message, params) == 1
+
+    def message_seen(self, message_id: str) -> bool:
+        return bool(self._read(self._sql.select_message, (message_id[:255],)))
+
+    def stale_jobs(self, older_than: datetime, limit: int) -> list[Job]:
+        rows = self._read(self._sql.stale_jobs, (PENDING, RUNNING, self._d.to_db(older_than), limit))
+        return [self._job(r) for r in rows]
+
+    def unsubmitted_claims(self, now: datetime, limit: int) -> list[Job]:
+        rows = self._read(self._sql.unsubmitted_claims, (RETRYABLE, CLAIMED, self._d.to_db(now), limit))
+        return [self._job(r) for r in rows]
+
+    def list_jobs(self, status=None, since=None, bucket=None, key_prefix=None, limit=100):
+        where, params = [], []
+        for condition, value in (("j.status = ?", status), ("j.created_at >= ?", self._d.to_db(since)),
+                                 ("u.bucket = ?", bucket)):  # fmt: skip
+            if value:
+                where.append(condition)
+                params.append(value)
+        sql = self._sql.list_jobs + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY j.created_at DESC"
+        if not key_prefix:  # the prefix is matched in Python: exact (case-sensitive) on every database
+            sql += f" LIMIT {int(limit)}"
+        rows: list[tuple[Job, Upload]] = []
+        n = len(JOB_COLS.split(","))
+        for r in self._read(self._d.sql(sql), params):
+            up = self._upload(r[n:])
+            if key_prefix and not up.key.startswith(key_prefix):
+                continue
+            rows.append((self._job(r[:n]), up))
+            if len(rows) >= limit:
+                break
+        return rows
+
+    # --- deliveries ---
+    def ensure_delivery(self, upload_id: str, now: datetime) -> Delivery:
+        params = (upload_id, DELIVERY_PENDING, 0, self._d.to_db(now))
+        self._change(self._sql.insert_delivery, params)
+        found = self.get_delivery(upload_id)
+        assert found is not None
+        return found
+
+    def record_delivery(self, delivery: Delivery) -> None:
+        d = delivery
+        params = (d.status, d.attempts, d.last_status_code, d.last_error, self._d.to_db(d.updated_at), d.upload_id)
+        self._change(self._sql.update_delivery, params)
+
+    def get_delivery(self, upload_id: str) -> Delivery | None:
+        rows = self._read(self._sql.select_delivery, (upload_id,))
+        return self._delivery(rows[0]) if rows else None
+
+    def undelivered(self, older_than: datetime, limit: int) -> list[Delivery]:
+        rows = self._read(self._sql.undelivered, (DELIVERY_DELIVERED, self._d.to_db(older_than), limit))
+        return [self._delivery(r) for r in rows]
+
+    # --- callback hints ---
+    def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
+        if not hints:
+            return []
+        s, when = self._sql, self._d.to_db(now)
+
+        def accept(cur: Any) -> list[bool]:
+            # Rows are locked in key order (message ids, then job ids) so concurrent batches do not deadlock.
+            new_ids = set()
+            for message_id in sorted({m[:255] for _, m in hints if m is not None}):
+                cur.execute(s.insert_message, (message_id, when))
+                if cur.rowcount == 1:
+                    new_ids.add(message_id)
+            accepted, per_job = _accepted(hints, new_ids)
+            for job_id in sorted(per_job):
+                n = per_job[job_id]
+                cur.execute(s.upsert_hint, (job_id, n, when, when, n, when))
+            return accepted
+
+        return self._write(accept)
+
+    def due_hints(self, now: datetime, limit: int) -> list[Hint]:
+        f = self._d.from_db
+        rows = self._read(self._sql.due_hints, (self._d.to_db(now), limit))
+        return [Hint(job_id, seq, f(received), attempts, f(not_before)) for job_id, seq, received, attempts, not_before
+                in rows]  # fmt: skip
+
+    def finish_hints(self, done: list[tuple[str, int]]) -> None:
+        if done:
+            self._write(lambda cur: cur.executemany(self._sql.finish_hint, sorted(done)))
+
+    def defer_hint(self, job_id: str, seq: int, not_before: datetime) -> bool:
+        params = (self._d.to_db(not_before), job_id, seq)
+        return self._change(self._sql.defer_hint, params) == 1
+
+    # --- rows -> records ---
+    def _upload(self, r: Sequence[Any]) -> Upload:
+        f = self._d.from_db
+        return Upload(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "[]"), r[7], f(r[8]), f(r[9]))
+
+    def _job(self, r: Sequence[Any]) -> Job:
+        f = self._d.from_db
+        return Job(r[0], r[1], r[2], r[3], json.loads(r[4] or "{}"), r[5], r[6], r[7], json.loads(r[8] or "{}"), r[9],
+                   f(r[10]), f(r[11]), f(r[12]))  # fmt: skip
+
+    def _delivery(self, r: Sequence[Any]) -> Delivery:
+        return Delivery(r[0], r[1], r[2], r[3], r[4], self._d.from_db(r[5]))
+
+
+def _accepted(hints: list[tuple[str, str | None]], new_ids: set[str]) -> tuple[list[bool], dict[str, int]]:
+    """Which inputs were accepted (no message id, or the first use of a newly remembered one), in order, and how
+    many accepted callbacks each job got."""
+    accepted: list[bool] = []
+    per_job: dict[str, int] = {}
+    unused = set(new_ids)
+    for job_id, message_id in hints:
+        ok = message_id is None or message_id[:255] in unused
+        if ok and message_id is not None:
+            unused.discard(message_id[:255])
+        if ok:
+            per_job[job_id] = per_job.get(job_id, 0) + 1
+        accepted.append(ok)
+    return accepted, per_job

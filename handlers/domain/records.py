@@ -1,0 +1,70 @@
+"""What the store holds: uploads, jobs (claims), downstream deliveries, callback hints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from handlers.domain.clock import utcnow
+from handlers.domain.statuses import CLAIMED, FINAL_STATUSES, UPLOAD_OPEN
+
+
+@dataclass(frozen=True)
+class Upload:
+    upload_id: str
+    bucket: str
+    key: str
+    etag: str
+    rule: str
+    expected_jobs: int
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    status: str = UPLOAD_OPEN
+    created_at: datetime = field(default_factory=utcnow)
+    done_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    claim_id: str
+    upload_id: str
+    target: str
+    kind: str
+    request: dict[str, Any]
+    status: str = CLAIMED
+    job_id: str | None = None
+    attempts: int = 1
+    result: dict[str, Any] = field(default_factory=dict)
+    last_error: str | None = None
+    lease_until: datetime | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class Delivery:
+    upload_id: str
+    status: str
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = None
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A pending callback hint: "job_id was reported changed; verify it with get_job" (asynchronous webhook)."""
+
+    job_id: str
+    seq: int  # bumped by every accepted callback for this job while the hint is pending
+    received_at: datetime  # first accepted callback of this pending hint
+    attempts: int = 0  # how many times the verifier deferred it
+    not_before: datetime | None = None  # earliest next check; None -> received_at
+
+    def __post_init__(self) -> None:
+        if self.not_before is None:
+            object.__setattr__(self, "not_before", self.received_at)

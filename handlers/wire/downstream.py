@@ -1,0 +1,102 @@
+"""The downstream "upload done" event: its JSON shape and its HMAC-SHA256 signature. `verify_downstream_signature`
+is what users import in their own app."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from handlers.domain.records import Job, Upload
+from handlers.domain.statuses import KIND_THUMBNAIL, SUCCESS
+from handlers.wire.bce_time import bce_time
+from handlers.wire.mct_sign import header
+
+# Downstream event headers.
+HEADER_TIMESTAMP = "X-Autotranscode-Timestamp"
+HEADER_SIGNATURE = "X-Autotranscode-Signature"
+SIGNATURE_VERSION = "v1"
+
+EVENT_TYPE = "autotranscode.upload.done"
+
+
+def sign_downstream(secret: str, body: str, timestamp: int) -> str:
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    return f"{SIGNATURE_VERSION}={digest}"
+
+
+def downstream_headers(secret: str | None, body: str, timestamp: int | None = None) -> dict[str, str]:
+    ts = int(time.time()) if timestamp is None else timestamp
+    headers = {"Content-Type": "application/json", HEADER_TIMESTAMP: str(ts)}
+    if secret:
+        headers[HEADER_SIGNATURE] = sign_downstream(secret, body, ts)
+    return headers
+
+
+def verify_downstream_signature(
+    secret: str, headers: Mapping[str, str], body: str | bytes, now: float | None = None, window: int = 300
+) -> bool:
+    """For the receiving app: True when the "upload done" event is authentic and recent.
+
+    `headers` may use any casing; `body` is the raw request body; `window` bounds clock skew / replay (seconds).
+    """
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    ts_text, sig = header(headers, HEADER_TIMESTAMP), header(headers, HEADER_SIGNATURE)
+    if not ts_text or not sig or not ts_text.strip().lstrip("-").isdigit():
+        return False
+    ts = int(ts_text.strip())
+    now = time.time() if now is None else now
+    if abs(now - ts) > window:
+        return False
+    expected = sign_downstream(secret, body, ts)
+    # A receiver may get several comma-separated signatures during secret rotation.
+    return any(hmac.compare_digest(expected, part.strip()) for part in sig.split(","))
+
+
+def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
+    outputs, thumbnails, errors = [], [], []
+    for j in jobs:
+        target = j.request.get("target", {})
+        entry: dict[str, Any] = {"target": j.target, "job_id": j.job_id, "status": j.status}
+        if j.kind == KIND_THUMBNAIL:
+            entry.update(
+                bucket=target.get("targetBucket") or j.result.get("target_bucket"),
+                key_prefix=target.get("keyPrefix"),
+                format=target.get("format"),
+                keys=j.result.get("keys", []),
+            )
+            thumbnails.append(entry)
+        else:
+            entry.update(
+                preset=target.get("presetName"),
+                bucket=target.get("targetBucket") or j.result.get("target_bucket"),
+                key=target.get("targetKey"),
+                output=j.result.get("output", {}),
+            )
+            outputs.append(entry)
+        if j.status != SUCCESS:
+            err = j.result.get("error") or {"code": j.status, "message": j.last_error or "job did not succeed"}
+            errors.append({"target": j.target, "job_id": j.job_id, **err})
+    ok = sum(1 for j in jobs if j.status == SUCCESS)
+    status = "SUCCESS" if ok == len(jobs) else ("FAILED" if ok == 0 else "PARTIAL")
+    return {
+        "type": EVENT_TYPE,
+        "version": 1,
+        "status": status,
+        "upload": {
+            "id": upload.upload_id,
+            "bucket": upload.bucket,
+            "key": upload.key,
+            "etag": upload.etag,
+            "rule": upload.rule,
+            "created_at": bce_time(upload.created_at),
+            "done_at": bce_time(upload.done_at),
+        },
+        "outputs": outputs,
+        "thumbnails": thumbnails,
+        "skipped": upload.skipped,
+        "errors": errors,
+    }
