@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -180,15 +181,21 @@ def _run_group(batch: list[_Prepared], storage, on_process: OnProcess) -> list:
                 log.info("shared-decode run of %d jobs failed (%s); retrying them one by one", len(batch), exc)
                 return [_CombinedFailure(exc.code, exc.message)] * len(batch)
             return [EngineError(exc.code, exc.message)] * len(batch)
-        results: list = []
-        for p, out, main in zip(batch, outputs, plan.main_files, strict=True):
+
+        def finish(p: _Prepared, out: A.OutputSpec, main: Path):
             try:
                 result = _finish(p.req, out, main, storage)
-                result.ffmpeg_runs.append(run)
-                results.append(result)
             except EngineError as exc:
-                results.append(exc)
-        return results
+                return exc
+            result.ffmpeg_runs.append(run)
+            return result
+
+        finished = zip(batch, outputs, plan.main_files, strict=True)
+        if len(batch) == 1:
+            return [finish(*args) for args in finished]
+        # Each output is probed by its own ffmpeg process: side by side, not one after another.
+        with ThreadPoolExecutor(len(batch), thread_name_prefix="mct-finish") as pool:
+            return list(pool.map(lambda args: finish(*args), finished))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
