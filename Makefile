@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-all lint format bench up clean
+.PHONY: demo test test-all lint format bench up console-player clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("autotranscode needs Python >= 3.10, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
@@ -40,6 +40,15 @@ bench: $(STAMP)
 ## up: run localcloud (BOS + MCT + CFC) in the foreground
 up: $(STAMP)
 	$(VENV)/bin/autotranscode up
+
+## console-player: hls.js (the console's HLS player) from npm; optional: without it the console plays MP4 renditions
+HLS_JS_VERSION ?= 1.7.4
+HLS_JS_DIR := autotranscode/console/static/vendor
+console-player:
+	@command -v npm >/dev/null || { echo "console-player needs npm (Node.js); without hls.js the console plays the MP4 renditions"; exit 1; }
+	@tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent hls.js@$(HLS_JS_VERSION) >/dev/null && tar -xzf hls.js-$(HLS_JS_VERSION).tgz) \
+	  && mkdir -p $(HLS_JS_DIR) && cp $$tmp/package/dist/hls.min.js $$tmp/package/LICENSE $(HLS_JS_DIR)/ && rm -rf $$tmp \
+	  && echo "installed hls.js $(HLS_JS_VERSION) into $(HLS_JS_DIR)/"
 
 clean:
 	rm -rf $(VENV) dist .pytest_cache .ruff_cache

@@ -6,7 +6,9 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import sys
+import traceback
 
 from autotranscode import __version__
 
@@ -17,9 +19,12 @@ COMMANDS = [
     "mct",
     "provision",
     "jobs",
+    "console",
     "redrive",
     "reconcile",
+    "events",
     "invoke",
+    "check",
     "build",
     "deploy",
 ]
@@ -73,6 +78,32 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `autotranscode jobs list | head`: the reader is gone. Point stdout at /dev/null so the interpreter's
+        # final flush does not fail again, and end quietly like other Unix tools.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as exc:
+        if not _is_configuration_error(exc):
+            raise
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        from autotranscode.settings import restore_logs
+
+        restore_logs()
+
+
+def _is_configuration_error(exc: Exception) -> bool:
+    """Configuration problems end in one message and exit status 2; anything else is a bug (traceback)."""
+    from autotranscode.settings import SettingsError
+
+    if isinstance(exc, SettingsError):
+        return True
+    config = sys.modules.get("handlers.config")
+    return config is not None and isinstance(exc, config.ConfigError)
 
 
 if __name__ == "__main__":

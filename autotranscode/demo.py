@@ -34,6 +34,8 @@ class DemoOptions:
     timeout: float = 170.0
     upload_key: str | None = None  # default: incoming/demo/<clip name>
     show_function_logs: bool = False  # default: function logs go to <data_dir>/functions.log
+    console: bool = True  # serve the web console over the demo's stack (result.console_url)
+    console_port: int = 18083  # 0 or taken: any free port
 
 
 @dataclass
@@ -44,6 +46,7 @@ class DemoResult:
     downstream_event: dict | None = None
     downstream_verified: bool = False
     elapsed_s: float = 0.0
+    console_url: str | None = None  # the upload's page in the console (served only while run_demo's hold runs)
 
 
 class DownstreamReceiver:
@@ -88,7 +91,10 @@ def demo_config(mct_url: str, downstream_url: str, downstream_secret: str) -> di
     return config
 
 
-def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoResult:
+def run_demo(
+    options: DemoOptions, say: Callable[[str], None] = print, hold: Callable[[DemoResult], None] | None = None
+) -> DemoResult:
+    """Run the demo; ``hold(result)`` runs before anything stops (the console and localcloud still serve)."""
     from autotranscode.commands.provision import provision_localcloud
     from handlers.adapters.store import SqlStore
     from handlers.domain.ids import upload_id_for
@@ -121,6 +127,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
             say(f"[{function}] {line}")
 
     stack = LocalStack(data_dir, TEMPLATE, env_overrides=overrides, watch=False, log_sink=log_sink, **ports)
+    console = None
     try:
         say(f"localcloud: starting in {data_dir}")
         stack.start()
@@ -155,11 +162,31 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
             store.dispose()
         event, verified = receiver.events[-1] if receiver.events else (None, False)
         ok = bool(rows) and all(r["status"] == "SUCCESS" for r in rows) and verified
-        return DemoResult(ok, key, rows, event, verified, time.monotonic() - started)
+        result = DemoResult(ok, key, rows, event, verified, time.monotonic() - started)
+        if options.console:
+            console = _start_console(stack, options.console_port)
+            result.console_url = f"{console.url}/uploads/{upload_id}"
+        if hold is not None:
+            hold(result)
+        return result
     finally:
+        if console is not None:
+            console.stop()
         stack.stop()
         downstream.stop()
         function_log.close()
+
+
+def _start_console(stack, port: int):
+    """The read-only console over the demo's stack, on ``port`` when it is free."""
+    from autotranscode.console.serve import serve_for_stack
+    from localcloud.stack import PortInUse, check_port_free
+
+    try:
+        check_port_free("console", "127.0.0.1", port)
+    except PortInUse:
+        port = 0
+    return serve_for_stack(stack, port=port)
 
 
 def _watch(stack, store, upload_id, receiver, timeout, started, say) -> None:

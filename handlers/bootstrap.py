@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 
 from handlers import config as config_mod
+from handlers.adapters.bos_sdk import SdkBos
 from handlers.adapters.mct_sdk import SdkMct
 from handlers.adapters.store import open_store, parse_store_url, redact_url
 from handlers.logs import logger, register_secret
 from handlers.services.deps import Deps
-from handlers.services.ports import MctPort, Store
+from handlers.services.ports import BosPort, MctPort, Store
 
 
 def register_config_secrets(cfg: config_mod.Config) -> None:
@@ -21,7 +22,10 @@ def register_config_secrets(cfg: config_mod.Config) -> None:
         register_secret(parse_store_url(cfg.store_url).password)  # a bad URL: ValueError (password redacted)
 
 
-def build_deps(env: dict[str, str] | None = None, mct: MctPort | None = None, store: Store | None = None) -> Deps:
+def build_deps(
+    env: dict[str, str] | None = None, mct: MctPort | None = None, store: Store | None = None,
+    bos: BosPort | None = None,
+) -> Deps:  # fmt: skip
     """Load and validate everything; raise ConfigError with a clear message at cold start."""
     cfg = config_mod.load_config(env)
     register_config_secrets(cfg)
@@ -30,6 +34,14 @@ def build_deps(env: dict[str, str] | None = None, mct: MctPort | None = None, st
         register_secret(creds.secret_access_key.get_secret_value())
         if creds.session_token:
             register_secret(creds.session_token.get_secret_value())
+        if bos is None:  # the same key writes the HLS master playlists next to the renditions
+            bos = SdkBos(
+                cfg.bos.endpoint,
+                creds.access_key_id,
+                creds.secret_access_key.get_secret_value(),
+                creds.session_token.get_secret_value() if creds.session_token else None,
+                cfg.mct.timeout_seconds,
+            )
         mct = SdkMct(
             cfg.mct.endpoint,
             creds.access_key_id,
@@ -43,7 +55,7 @@ def build_deps(env: dict[str, str] | None = None, mct: MctPort | None = None, st
         "autotranscode ready",
         extra={"rules": len(cfg.rules), "store": redact_url(cfg.store_url), "mct_endpoint": cfg.mct.endpoint},
     )
-    return Deps(config=cfg, store=store, mct=mct)
+    return Deps(config=cfg, store=store, mct=mct, bos=bos)
 
 
 _deps: Deps | None = None

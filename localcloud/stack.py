@@ -39,15 +39,16 @@ from localcloud.defaults import (
     REGION,
 )
 from localcloud.faults import FaultConfig
-from localcloud.serve import RunningServer, serve_in_thread
+from localcloud.serve import RunningServer, free_port, serve_in_thread
 from localcloud.storage import LocalStorage
 
 log = logging.getLogger(__name__)
 
-# The handlers' environment contract (handlers/config/settings.py): config file or inline JSON, store URL, MCT creds.
+# The handlers' environment contract (handlers/config/loading.py): config file or inline JSON, store URL, MCT creds.
 ENV_CONFIG_PATH = "AUTOTRANSCODE_CONFIG"
 ENV_CONFIG_JSON = "AUTOTRANSCODE_CONFIG_JSON"
 ENV_STORE_URL = "AUTOTRANSCODE_STORE_URL"
+ENV_BOS_ENDPOINT = "AUTOTRANSCODE_BOS_ENDPOINT"  # where the functions write HLS master playlists
 ENV_ACCESS_KEY = "BCE_ACCESS_KEY_ID"
 ENV_SECRET_KEY = "BCE_ACCESS_KEY_SECRET"
 
@@ -88,16 +89,19 @@ def load_mct_service():
 
 
 def local_function_env(
-    functions: Mapping[str, FunctionSpec], mct_url: str | None, data_dir: Path, access_key: str, secret_key: str
-) -> dict[str, object]:
+    functions: Mapping[str, FunctionSpec], mct_url: str | None, data_dir: Path, access_key: str, secret_key: str,
+    bos_url: str | None = None,
+) -> dict[str, object]:  # fmt: skip
     """Overrides so the template's functions use localcloud: the local MCT credentials, a store under
-    ``data_dir``, and (per function) the config file the template names, inlined with ``mct.endpoint`` pointed at
-    this MCT (the endpoint lives in the config file, not in an env var)."""
+    ``data_dir``, this BOS (``bos_url``), and (per function) the config file the template names, inlined with
+    ``mct.endpoint`` pointed at this MCT (the endpoint lives in the config file, not in an env var)."""
     overrides: dict[str, object] = {
         ENV_ACCESS_KEY: access_key,
         ENV_SECRET_KEY: secret_key,
         ENV_STORE_URL: f"sqlite:///{data_dir / 'autotranscode.sqlite3'}",
     }
+    if bos_url is not None:
+        overrides[ENV_BOS_ENDPOINT] = bos_url
     if mct_url is None:
         return overrides
     for name, spec in functions.items():
@@ -115,6 +119,26 @@ def local_function_env(
             config["mct"]["endpoint"] = mct_url
         overrides[name] = {ENV_CONFIG_JSON: json.dumps(config)}
     return overrides
+
+
+def cors_for_reads(app):
+    """Let pages read objects (the console's HLS player fetches segments with XHR): GET/HEAD answers carry
+    ``Access-Control-Allow-Origin: *``. Safe because a read still needs its own pre-signed URL; on real BOS the
+    bucket's CORS rules do this (PutBucketCors)."""
+
+    async def with_cors(scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
+            return await app(scope, receive, send)
+
+        async def send_with_cors(message):
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"access-control-allow-origin", b"*")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return await app(scope, receive, send_with_cors)
+
+    return with_cors
 
 
 class LocalStack:
@@ -232,7 +256,11 @@ class LocalStack:
                 self.mct.server_name = server.endpoint
                 self.mct.start()
                 mct_url = server.url
-            overrides = local_function_env(functions, mct_url, self.data_dir, self.access_key, self.secret_key)
+            if not self.ports["bos"]:  # BOS starts last, but the functions' environment names it: pick its port now
+                self.ports["bos"] = free_port(self.host)
+            bos_url = f"http://{self.host}:{self.ports['bos']}"
+            overrides = local_function_env(functions, mct_url, self.data_dir, self.access_key, self.secret_key,
+                                           bos_url)  # fmt: skip
             for key, value in self.user_overrides.items():
                 if isinstance(value, Mapping) and isinstance(overrides.get(key), Mapping):
                     overrides[key] = {**overrides[key], **value}
@@ -257,7 +285,7 @@ class LocalStack:
                 watch=self.watch,
                 faults=self.faults,
             )
-            self._serve("bos", self.bos.app)
+            self._serve("bos", cors_for_reads(self.bos.app))
             self.bos.start()
         except BaseException:
             self.stop()

@@ -9,6 +9,7 @@ so no reader ever sees a partial object at a key.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import mimetypes
@@ -22,7 +23,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-MAX_KEY_BYTES = 1024
+MAX_KEY_BYTES = 1024  # BOS: an object key is at most 1024 bytes of UTF-8
+# localcloud's own limit: each key segment is a file name, and Linux file systems (ext4, xfs, btrfs, tmpfs) cap a
+# name at 255 bytes. Real BOS stores such keys; localcloud answers InvalidObjectName instead of failing with 500.
+MAX_SEGMENT_BYTES = 255
 CHUNK = 1024 * 1024
 
 
@@ -38,6 +42,8 @@ class InvalidBucketName(StorageError):
 
 
 class InvalidKey(StorageError):
+    # BOS error-code table (cloud.baidu.com/doc/BOS/s/Ajwvysfpl): InvalidObjectName, 400. [UNVERIFIED] the row
+    # itself: the stored excerpts of that page stop before it; S3 and OSS answer key-name errors the same way.
     code = "InvalidObjectName"
 
 
@@ -90,11 +96,14 @@ def validate_bucket_name(bucket: str) -> None:
 
 
 def validate_key(key: str) -> None:
-    """Reject keys that cannot be stored safely as a path (traversal, empty segments, NUL)."""
+    """Reject keys BOS refuses (empty, over 1024 bytes) and keys that cannot be stored safely as a path here
+    (traversal, empty segments, NUL, a segment longer than a file name may be)."""
     if not isinstance(key, str) or not key:
         raise InvalidKey("object key must be a non-empty string")
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise InvalidKey(f"object key is longer than {MAX_KEY_BYTES} bytes")
+        raise InvalidKey(
+            f"object key is {len(key.encode('utf-8'))} bytes; BOS allows at most {MAX_KEY_BYTES} bytes (UTF-8)"
+        )
     if "\x00" in key or "\\" in key:
         raise InvalidKey(f"object key {key!r} contains a NUL or backslash character")
     if key.startswith("/"):
@@ -102,6 +111,20 @@ def validate_key(key: str) -> None:
     for segment in key.split("/"):
         if segment in ("", ".", ".."):
             raise InvalidKey(f"object key {key!r} has an empty, '.' or '..' path segment")
+        size = len(segment.encode("utf-8"))
+        if size > MAX_SEGMENT_BYTES:
+            raise InvalidKey(
+                f"object key segment {segment[:40]!r}... is {size} bytes; localcloud stores each '/'-separated "
+                f"segment as a file name of at most {MAX_SEGMENT_BYTES} bytes (real BOS allows up to "
+                f"{MAX_KEY_BYTES} bytes in all): split it with '/' or shorten it"
+            )
+
+
+def _name_too_long(key: str, exc: OSError) -> Exception:
+    """The file system refused the path (e.g. a data dir so deep that the whole path passes PATH_MAX)."""
+    if exc.errno == errno.ENAMETOOLONG:
+        return InvalidKey(f"object key {key[:60]!r}... makes a path the file system cannot store ({exc.strerror})")
+    return exc
 
 
 def md5_file(path: Path) -> str:
@@ -229,8 +252,13 @@ class LocalStorage:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as exc:
             raise InvalidKey(f"object key {key!r} runs through an existing object") from exc
+        except OSError as exc:
+            raise _name_too_long(key, exc) from exc
         etag = etag or md5_file(src)
-        os.replace(src, path)
+        try:
+            os.replace(src, path)
+        except OSError as exc:
+            raise _name_too_long(key, exc) from exc
         stat = path.stat()
         info = ObjectInfo(
             bucket=bucket,

@@ -12,12 +12,12 @@ DB_URL_VARS = {"mysql": "AUTOTRANSCODE_TEST_MYSQL_URL", "postgresql": "AUTOTRANS
 
 
 def pytest_collection_modifyitems(config, items):
-    """tests/unit → unit, tests/integration → integration, tests/db → db; `slow` tests only with -m slow."""
+    """Mark by folder (unit, integration, db, browser); `slow` tests only with -m slow."""
     run_slow = "slow" in (config.getoption("-m") or "")
     skip_slow = pytest.mark.skip(reason="long case: run with -m slow (make test-all)")
     for item in items:
         folder = Path(item.fspath).relative_to(TESTS_DIR).parts[0]
-        if folder in ("unit", "integration", "db"):
+        if folder in ("unit", "integration", "db", "browser"):
             item.add_marker(getattr(pytest.mark, folder))
         if "slow" in item.keywords and not run_slow:
             item.add_marker(skip_slow)

@@ -1,54 +1,43 @@
-"""Shared by the function-side commands (provision, jobs, redrive, reconcile): load config, store, MCT client."""
+"""Shared by the function-side commands (provision, jobs, redrive, reconcile, check): config, store, MCT client —
+found the same way by all of them (autotranscode.settings)."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-from urllib.parse import urlparse
 
-DEFAULT_CONFIG = "autotranscode.example.json"
+from autotranscode.settings import (
+    EXAMPLE_CONFIG,
+    add_arguments,
+    announce,
+    open_store_clearly,
+    resolve_local,
+    with_local_credentials,
+)
+
+DEFAULT_CONFIG = EXAMPLE_CONFIG
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--config",
-        default=None,
-        help=f"config JSON (default: $AUTOTRANSCODE_CONFIG, $AUTOTRANSCODE_CONFIG_JSON, else {DEFAULT_CONFIG})",
-    )
-    p.add_argument("--store-url", default=None, help="store URL (default: $AUTOTRANSCODE_STORE_URL or the config's)")
+    add_arguments(p)
 
 
-def function_env(args) -> dict[str, str]:
-    env = dict(os.environ)
-    if args.config:
-        env.pop("AUTOTRANSCODE_CONFIG_JSON", None)
-        env["AUTOTRANSCODE_CONFIG"] = args.config
-    elif not env.get("AUTOTRANSCODE_CONFIG") and not env.get("AUTOTRANSCODE_CONFIG_JSON"):
-        env["AUTOTRANSCODE_CONFIG"] = DEFAULT_CONFIG
-    if getattr(args, "store_url", None):
-        env["AUTOTRANSCODE_STORE_URL"] = args.store_url
-    return env
-
-
-def _is_local(endpoint: str) -> bool:
-    host = urlparse(endpoint if "://" in endpoint else f"http://{endpoint}").hostname or ""
-    return host in ("127.0.0.1", "localhost", "::1")
-
-
-def load_deps(args):
-    """Deps for the CLI; with a local MCT endpoint and no BCE_* env, the localcloud credentials are used."""
+def load_deps(args, quiet: bool = False):
+    """Deps for the CLI; with a local MCT endpoint and no BCE_* env, the localcloud credentials are used.
+    Says on stderr which config, store and MCT it uses. ConfigError / SettingsError reach cli.main (exit 2)."""
+    from autotranscode.settings import SettingsError, logs_to_stderr
     from handlers.bootstrap import build_deps
-    from handlers.config import ENV_ACCESS_KEY, ENV_SECRET_KEY, ConfigError, load_config
+    from handlers.config import ConfigError, load_config
 
-    env = function_env(args)
+    logs_to_stderr(verbose=getattr(args, "verbose", False))
+    resolved = resolve_local(args)
     try:
-        cfg = load_config(env)
-        if not env.get(ENV_ACCESS_KEY) and _is_local(cfg.mct.endpoint):
-            from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
-
-            env[ENV_ACCESS_KEY], env[ENV_SECRET_KEY] = DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
-        return build_deps(env)
+        cfg = load_config(resolved.env)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SettingsError(resolved.name_sources(str(exc))) from None
+    env = with_local_credentials(resolved.env, cfg.mct.endpoint)
+    if not quiet:
+        announce(resolved, cfg.store_url, cfg.mct.endpoint)
+    store = open_store_clearly(cfg.store_url, resolved.store_source)
+    deps = build_deps(env, store=store)
+    deps.extra["resolved"] = resolved
+    return deps

@@ -24,7 +24,42 @@ def register(subparsers) -> None:
     p.add_argument("--requirements", default="requirements.txt", help="default: %(default)s")
     p.add_argument("--output", default="dist/autotranscode-cfc.zip", help="default: %(default)s")
     p.add_argument("--no-deps", action="store_true", help="only the code (dependencies provided by a CFC layer)")
+    p.add_argument("--allow-secrets", action="store_true",
+                   help="pack a config file that holds secrets (tokens, downstream secret, store password) anyway; "
+                        "by default they must come from the function's environment")  # fmt: skip
     p.set_defaults(func=run)
+
+
+def secrets_in_file(config: Path) -> list[str]:
+    """The secret settings a config file holds (never their values)."""
+    import json
+
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []  # the preflight has said why
+    found = []
+    callback = data.get("callback") if isinstance(data.get("callback"), dict) else {}
+    for name in ("url_token", "sign_token"):
+        if callback.get(name):
+            found.append(f"callback.{name}")
+    if isinstance(data.get("downstream"), dict) and data["downstream"].get("secret"):
+        found.append("downstream.secret")
+    store_url = str(data.get("store_url") or "")
+    userinfo = store_url.partition("://")[2].rpartition("@")[0]
+    if ":" in userinfo:
+        found.append("store_url (its password)")
+    return found
+
+
+def _preflight(config: Path) -> bool:
+    """`autotranscode check --offline` on the config that goes into the zip, warnings for a deployment."""
+    from argparse import Namespace
+
+    from autotranscode.commands.check import run_before
+
+    return run_before("build", Namespace(config=str(config), store_url=None, data_dir=None), deployable=True,
+                      offline=True)  # fmt: skip
 
 
 def pip_command(target: Path, requirements: str) -> list[str]:
@@ -34,14 +69,26 @@ def pip_command(target: Path, requirements: str) -> list[str]:
 
 
 def run(args) -> int:
-    root = Path.cwd()
+    # the checkout in the current directory, else the one this command runs from (an app's own directory)
+    root = Path.cwd() if (Path.cwd() / "handlers" / "on_upload.py").exists() else Path(__file__).resolve().parents[2]
     handlers = root / "handlers"
     if not (handlers / "on_upload.py").exists():
         print("error: run from the repository root (handlers/ not found)", file=sys.stderr)
         return 2
+    if not Path(args.requirements).exists() and (root / args.requirements).exists():
+        args.requirements = str(root / args.requirements)
     config = Path(args.config)
     if not config.exists():
         print(f"error: --config {config}: no such file", file=sys.stderr)
+        return 2
+    if not _preflight(config):
+        return 2
+    secrets = secrets_in_file(config)
+    if secrets and not getattr(args, "allow_secrets", False):
+        print(f"error: {config} holds secrets ({', '.join(secrets)}); the zip would carry them to anyone who can "
+              "read the function's code. Remove them from the file and set them in the function's environment "
+              "(AUTOTRANSCODE_CALLBACK_URL_TOKEN / AUTOTRANSCODE_CALLBACK_SIGN_TOKEN, AUTOTRANSCODE_DOWNSTREAM_SECRET, "
+              "AUTOTRANSCODE_STORE_URL), or pass --allow-secrets", file=sys.stderr)  # fmt: skip
         return 2
     with tempfile.TemporaryDirectory(prefix="autotranscode-build-") as tmp:
         return _build(args, handlers, config, Path(tmp))

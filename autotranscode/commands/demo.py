@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 from pathlib import Path
 
 DEFAULT_DATA_DIR = ".localcloud-demo"
@@ -14,7 +16,8 @@ def register(subparsers) -> None:
         help="end-to-end demo: upload a clip with BosClient to localcloud and watch it become renditions",
         description="Starts localcloud (BOS + MCT + CFC from template.yaml) in a fresh data dir, provisions MCT from "
         "autotranscode.example.json, uploads a clip with Baidu's BosClient, shows each job's progress, then prints "
-        "the results read from the store and the signed 'upload done' event. Exits non-zero if anything failed.",
+        "the results read from the store and the signed 'upload done' event, and ends with the console URL of the "
+        "upload (at a terminal the console keeps serving until Ctrl-C). Exits non-zero if anything failed.",
     )
     p.add_argument("--clip", type=Path, help="video file to upload (default: generate a sample clip)")
     p.add_argument("--seconds", type=float, default=10.0, help="length of the generated clip (default: %(default)s)")
@@ -29,7 +32,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from autotranscode.demo import DemoOptions, format_table, run_demo
+    from autotranscode.demo import DemoOptions, run_demo
 
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
@@ -39,10 +42,22 @@ def run(args) -> int:
     options = DemoOptions(args.data_dir, args.clip, args.seconds, width, height, args.timeout,
                           show_function_logs=args.show_logs)  # fmt: skip
     try:
-        result = run_demo(options)
+        result = run_demo(options, hold=lambda r: show(r, args.data_dir, keep_serving=_interactive()))
     except (FileNotFoundError, TimeoutError, RuntimeError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
+    return 0 if result.ok else 1
+
+
+def _interactive() -> bool:
+    """Keep the console up after the demo only for a person at a terminal (not in CI, not piped)."""
+    return sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("CI", "").lower() not in ("1", "true")
+
+
+def show(result, data_dir: Path, keep_serving: bool) -> None:
+    """Print the results; the last line is the console URL of the upload (kept serving until Ctrl-C if asked)."""
+    from autotranscode.demo import format_table
+
     print()
     print(format_table(result.rows))
     print()
@@ -55,8 +70,17 @@ def run(args) -> int:
               f"outputs={len(event.get('outputs', []))} thumbnails={len(event.get('thumbnails', []))} "
               f"errors={len(event.get('errors', []))}")  # fmt: skip
         print(json_preview(event))
-    print(f"\n{'OK' if result.ok else 'FAILED'} in {result.elapsed_s:.1f} s; files are under {args.data_dir}/buckets/")
-    return 0 if result.ok else 1
+    print(f"\n{'OK' if result.ok else 'FAILED'} in {result.elapsed_s:.1f} s; files are under {data_dir}/buckets/")
+    if result.console_url is None:
+        return
+    if keep_serving:
+        print("The console and localcloud keep running until Ctrl-C. Open the upload's page to watch the renditions:")
+    print(f"console: {result.console_url}", flush=True)
+    if keep_serving:
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("\nstopping ...", flush=True)
 
 
 def json_preview(event: dict, limit: int = 1500) -> str:

@@ -73,6 +73,11 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
+    from autotranscode.commands.check import run_before
+
+    # The config alone (secrets, presets named): MCT's notification is set by this deploy, checked after it.
+    if not run_before("deploy", args, deployable=True, offline=True):
+        return 2
     specs, cfg = _load_inputs(args)
     env = os.environ
     missing = dp.missing_secrets(env)

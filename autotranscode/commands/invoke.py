@@ -10,6 +10,8 @@ import sys
 import uuid
 from pathlib import Path
 
+from autotranscode.settings import logs_to_stderr
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -18,8 +20,12 @@ def register(subparsers) -> None:
     )
     p.add_argument("function", help="logical name in template.yaml, e.g. OnUpload, OnNotification")
     p.add_argument("--event", "-e", help="event JSON file (default: {} ; '-' reads stdin)")
-    p.add_argument("--template", "-t", default="template.yaml", help="default: %(default)s")
+    p.add_argument("--template", "-t", default=None,
+                   help="default: the local stack's, else ./template.yaml, else the shipped one")  # fmt: skip
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="override an env var")
+    p.add_argument("--data-dir", default=None,
+                   help="run beside the local stack of this data dir (default: .localcloud if it holds one): its "
+                        "config, store and MCT, so the jobs it creates complete there")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -57,14 +63,54 @@ def load_function(template: Path, name: str) -> dict:
     return props
 
 
+def beside_stack(args, env: dict[str, str]) -> None:
+    """With a local stack's state file: the stack's config (MCT endpoint included), store and credentials."""
+    from autotranscode.settings import (
+        ENV_ACCESS_KEY,
+        ENV_CONFIG_JSON,
+        ENV_CONFIG_PATH,
+        ENV_SECRET_KEY,
+        ENV_STORE_URL,
+        LOCAL_ACCESS_KEY,
+        LOCAL_SECRET_KEY,
+        SettingsError,
+        read_state,
+    )
+
+    overridden = {item.partition("=")[0] for item in args.env} & {ENV_CONFIG_PATH, ENV_CONFIG_JSON, ENV_STORE_URL}
+    if overridden and not args.data_dir:
+        return  # the caller chose the config / store
+    state = read_state(args.data_dir)
+    if state is None:
+        if args.data_dir:
+            raise SettingsError(f"--data-dir {args.data_dir}: no local stack state there (start `autotranscode up`)")
+        return
+    env.pop(ENV_CONFIG_JSON, None)
+    env.update({ENV_CONFIG_PATH: state["effective_config"], ENV_STORE_URL: state["store_url"],
+                ENV_ACCESS_KEY: LOCAL_ACCESS_KEY, ENV_SECRET_KEY: LOCAL_SECRET_KEY})  # fmt: skip
+    print(f"config {state['config']} as run by the local stack ({state['_path']})", file=sys.stderr)
+    print(f"store  {state['store_url']}   MCT {state['mct_endpoint']}", file=sys.stderr)
+
+
+def default_template(data_dir: str | None) -> str:
+    from autotranscode.settings import read_state
+
+    state = read_state(data_dir)
+    if state and state.get("template"):
+        return state["template"]
+    shipped = Path(__file__).resolve().parents[2] / "template.yaml"
+    return "template.yaml" if Path("template.yaml").exists() or not shipped.exists() else str(shipped)
+
+
 def run(args) -> int:
-    template = Path(args.template).resolve()
+    template = Path(args.template or default_template(args.data_dir)).resolve()
     props = load_function(template, args.function)
     handler_path = props.get("Handler") or ""
     module_name, _, func_name = handler_path.rpartition(".")
     if not module_name:
         print(f"error: Handler {handler_path!r} must look like module.function", file=sys.stderr)
         return 2
+    beside_stack(args, props["_env"])
     for item in args.env:
         if "=" not in item:
             print(f"error: --env {item!r}: use NAME=VALUE", file=sys.stderr)
@@ -83,6 +129,7 @@ def run(args) -> int:
         event = {}
     code_dir = (template.parent / str(props.get("CodeUri") or ".")).resolve()
     os.environ.update(props["_env"])
+    logs_to_stderr()  # stdout is for the function's result
     os.environ.setdefault("BCE_USER_CODE_ROOT", str(code_dir))
     sys.path.insert(0, str(code_dir))
     os.chdir(code_dir)

@@ -29,7 +29,8 @@ def register(subparsers) -> None:
         help="create/update MCT presets, pipelines and the callback notification from the config (idempotent)",
     )
     add_common(p)
-    p.add_argument("--callback-url", help="public URL of the notification function, e.g. https://…/mct/callback")
+    p.add_argument("--callback-url", help="public URL of the notification function, e.g. https://…/mct/callback "
+                   "(default: the local stack's)")  # fmt: skip
     p.add_argument("--notification-name", default=DEFAULT_NOTIFICATION, help="default: %(default)s")
     p.add_argument("--capacity", type=int, default=20, help="capacity of pipelines created here (default: 20)")
     p.add_argument("--dry-run", action="store_true", help="print what would change")
@@ -44,6 +45,66 @@ def callback_endpoint(url: str, url_token: str | None) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "token"]
     query.append(("token", url_token))
     return urlunparse(parts._replace(query=urlencode(query)))
+
+
+PRESET_BODY_KEYS = ("presetName", "container", *PRESET_ARGS)
+
+
+def desired_presets(cfg, get_preset) -> list[tuple[str, dict]]:
+    """(name, body) of every preset provision keeps in MCT: the config's `presets`, then the portrait variant of
+    every landscape preset a target names (with mediainfo_check on; handlers/domain/planning.py
+    picks them for portrait sources). get_preset(name) reads a preset not in the config (a system one) from MCT."""
+    from handlers.domain.planning import portrait_preset_name, portrait_variants
+    from handlers.services.ports import MctNotFound
+
+    custom = {p["presetName"]: p for p in cfg.presets}
+    wanted: dict[str, dict] = dict(custom)
+    check = cfg.mediainfo_check
+    if portrait_variants(check):
+        for rule in cfg.rules:
+            for target in rule.targets:
+                size = target.frame_size
+                variant = portrait_preset_name(target.preset)
+                if variant in wanted or not size or size[0] <= size[1]:  # the planner turns only landscape ones
+                    continue
+                try:
+                    base = custom.get(target.preset) or get_preset(target.preset)
+                except MctNotFound:
+                    continue  # `check` reports the missing preset itself
+                body = portrait_variant(base, variant)
+                if body is not None:
+                    wanted[variant] = body
+    return list(wanted.items())
+
+
+def portrait_variant(body: dict, name: str) -> dict | None:
+    """A landscape preset turned upright (its width and height limits swapped), or None if it is not landscape."""
+    import copy
+
+    video = body.get("video") or {}
+    for w_key, h_key in (("maxWidthInPixel", "maxHeightInPixel"), ("widthInPixel", "heightInPixel")):
+        w, h = video.get(w_key), video.get(h_key)
+        if w and h and w > h:
+            new = {k: copy.deepcopy(v) for k, v in body.items() if k in PRESET_BODY_KEYS}
+            new["presetName"] = name
+            new["video"][w_key], new["video"][h_key] = h, w
+            new["description"] = f"portrait variant of {body.get('presetName')} (autotranscode provision)"
+            return new
+    return None
+
+
+def preset_diff(desired: dict, current: dict, path: str = "") -> list[str]:
+    """What would change in MCT: every setting of the desired body that differs from the current one."""
+    changes = []
+    for key, want in desired.items():
+        if key == "presetName":
+            continue
+        have = current.get(key) if isinstance(current, dict) else None
+        if isinstance(want, dict) and isinstance(have, dict):
+            changes += preset_diff(want, have, f"{path}{key}.")
+        elif have != want:
+            changes.append(f"{path}{key}: {'(unset)' if have is None else repr(have)} -> {want!r}")
+    return changes
 
 
 def _plain(value):
@@ -78,20 +139,26 @@ def run(args) -> int:
             call(fn)
 
     try:
-        for preset in cfg.presets:
-            name = preset["presetName"]
+        for name, body in desired_presets(cfg, lambda n: _plain(call(lambda: client.get_preset_for_update(n)))):
             try:
-                call(lambda n=name: client.get_preset(n))
-                actions.append(f"preset {name}: exists")
+                current = _plain(call(lambda n=name: client.get_preset_for_update(n)))
             except MctNotFound:
-                kwargs = {PRESET_ARGS[k]: v for k, v in preset.items() if k in PRESET_ARGS}
-                act(f"create preset {name}", lambda p=preset, kw=kwargs: client.create_preset(
-                    p["presetName"], p["container"], **kw))  # fmt: skip
+                kwargs = {PRESET_ARGS[k]: v for k, v in body.items() if k in PRESET_ARGS}
+                act(f"create preset {name}", lambda b=body, kw=kwargs: client.create_preset(
+                    b["presetName"], b["container"], **kw))  # fmt: skip
+                continue
+            changes = preset_diff(body, current)
+            if not changes:
+                actions.append(f"preset {name}: up to date")
+                continue
+            act(f"update preset {name}:\n    " + "\n    ".join(changes),
+                lambda n=name, b=body: client.update_preset(n, b))  # fmt: skip
 
         notification = None
-        if args.callback_url:
+        callback_url = args.callback_url or deps.extra["resolved"].callback_url  # the local stack's by default
+        if callback_url:
             token = cfg.callback.url_token.get_secret_value() if cfg.callback.url_token else None
-            endpoint = callback_endpoint(args.callback_url, token)
+            endpoint = callback_endpoint(callback_url, token)
             # A notification in use cannot be changed in place: a new endpoint gets a new name (suffixed with a
             # digest of the endpoint), pipelines are switched over to it below.
             base = args.notification_name
@@ -142,7 +209,7 @@ def run(args) -> int:
     except MctError as exc:
         for line in actions:
             print(line)
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: MCT at {cfg.mct.endpoint}: {exc}", file=sys.stderr)
         return 1
     for line in actions:
         print(line)

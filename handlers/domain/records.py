@@ -1,4 +1,4 @@
-"""What the store holds: uploads, jobs (claims), downstream deliveries, callback hints."""
+"""What the store holds: uploads, jobs (claims), downstream deliveries (and each attempt), callback hints."""
 
 from __future__ import annotations
 
@@ -53,6 +53,18 @@ class Delivery:
     last_status_code: int | None = None
     last_error: str | None = None
     updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One POST of the "upload done" event: when, the HTTP status (None: no answer), the error, the body as sent."""
+
+    upload_id: str
+    attempt: int
+    sent_at: datetime
+    status_code: int | None
+    error: str | None
+    event: str
 
 
 @dataclass(frozen=True)

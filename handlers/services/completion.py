@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from handlers.domain.records import Delivery
+from handlers.domain.records import Delivery, DeliveryAttempt
 from handlers.domain.statuses import (
     DELIVERY_DELIVERED,
     DELIVERY_FAILED,
@@ -14,6 +14,7 @@ from handlers.domain.statuses import (
 )
 from handlers.logs import logger
 from handlers.services.deps import Deps
+from handlers.services.playback import publish_master
 from handlers.wire.downstream import build_event, downstream_headers
 
 EVENT_TYPE = "autotranscode.upload.done"
@@ -38,7 +39,9 @@ def maybe_complete(deps: Deps, upload_id: str) -> bool:
         return False
     logger.info("upload done", extra={"upload_id": upload_id, "key": upload.key, "jobs": len(jobs)})
     if deps.config.downstream is not None:
-        deliver(deps, upload_id)
+        deliver(deps, upload_id)  # publishes the HLS master playlist first, to name it in the event
+    else:
+        publish_master(deps, upload, jobs)
     return True
 
 
@@ -52,7 +55,10 @@ def deliver(deps: Deps, upload_id: str) -> Delivery | None:
         return delivery
     if upload.status != UPLOAD_DONE:  # reopened by a redrive: the event goes out when it is done again
         return delivery
-    body = json.dumps(build_event(upload, store.jobs_for_upload(upload_id)), sort_keys=True, separators=(",", ":"))
+    jobs = store.jobs_for_upload(upload_id)
+    # Every delivery (a retry too) writes the master again: the same object, and a write that failed before heals.
+    event = build_event(upload, jobs, hls_master=publish_master(deps, upload, jobs))
+    body = json.dumps(event, sort_keys=True, separators=(",", ":"))
     secret = ds.secret.get_secret_value() if ds.secret else None
     for attempt in range(1, ds.max_attempts + 1):
         headers = downstream_headers(secret, body)
@@ -72,6 +78,10 @@ def deliver(deps: Deps, upload_id: str) -> Delivery | None:
             updated_at=deps.now(),
         )
         store.record_delivery(delivery)
+        attempt_log = DeliveryAttempt(
+            upload_id, delivery.attempts, delivery.updated_at, code, delivery.last_error, body
+        )
+        store.add_delivery_attempt(attempt_log)  # history for the console; the delivery row above is what counts
         if ok:
             logger.info("downstream delivered", extra={"upload_id": upload_id, "status_code": code})
             return delivery

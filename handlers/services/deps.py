@@ -1,4 +1,4 @@
-"""What every use-case receives: configuration and the ports (store, MCT, HTTP post), plus clock and sleep so tests
+"""What every use-case receives: configuration and the ports (store, MCT, HTTP post, BOS), plus clock and sleep so tests
 can drive time."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from handlers import config as config_mod
 from handlers.adapters.http_post import requests_post
 from handlers.domain.clock import utcnow
-from handlers.services.ports import MctPort, Store
+from handlers.services.ports import BosPort, MctPort, Store
 
 
 @dataclass
@@ -25,3 +25,4 @@ class Deps:
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], datetime] = utcnow
     extra: dict[str, Any] = field(default_factory=dict)
+    bos: BosPort | None = None  # HLS master playlists; None: not written

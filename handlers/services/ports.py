@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from handlers.domain.records import Delivery, Hint, Job, Upload
+from handlers.domain.records import Delivery, DeliveryAttempt, Hint, Job, Upload
 from handlers.wire.mct_views import JobView
 
 T = TypeVar("T")
@@ -41,6 +41,12 @@ class Store(Protocol):
     def record_delivery(self, delivery: Delivery) -> None: ...
     def get_delivery(self, upload_id: str) -> Delivery | None: ...
     def undelivered(self, older_than: datetime, limit: int) -> list[Delivery]: ...
+    def add_delivery_attempt(self, attempt: DeliveryAttempt) -> None: ...
+    def delivery_attempts(self, upload_id: str) -> list[DeliveryAttempt]: ...  # oldest first
+    def list_uploads(
+        self, status: str | None = None, since: datetime | None = None, bucket: str | None = None,
+        key_prefix: str | None = None, limit: int = 100,
+    ) -> list[Upload]: ...  # newest first  # fmt: skip
     # callback hints (asynchronous webhook)
     def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
         """Record (job_id, message_id or None) hints in ONE transaction; one bool per input, in order.
@@ -97,3 +103,12 @@ class MctPort(Protocol):
     def get_thumbnail_job(self, job_id: str) -> JobView: ...
     def get_mediainfo(self, bucket: str, key: str) -> dict[str, Any]: ...
     def list_jobs(self, pipeline: str, thumbnail: bool, begin: str) -> list[dict[str, Any]]: ...
+
+
+# --- BOS (only what publishing an HLS master playlist needs) -----------------------------------------------------
+
+
+class BosPort(Protocol):
+    def get_text(self, bucket: str, key: str) -> str: ...
+    def sizes(self, bucket: str, prefix: str) -> dict[str, int]: ...  # key -> bytes of every object under prefix
+    def put_text(self, bucket: str, key: str, text: str, content_type: str) -> None: ...

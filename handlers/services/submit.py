@@ -14,6 +14,15 @@ from typing import Any
 
 from handlers.config import Config, Rule
 from handlers.domain.ids import claim_id_for, upload_id_for
+from handlers.domain.planning import (
+    PlannedJob,
+    is_not_media_error,
+    media_from_error,
+    media_from_info,
+    plan_for_media,
+    portrait_variants,
+    preset_has_video,
+)
 from handlers.domain.records import Job, Upload
 from handlers.domain.rules import first_matching_rule, render_key
 from handlers.domain.statuses import CLAIMED, KIND_THUMBNAIL, KIND_TRANSCODE, RETRYABLE, SUBMIT_FAILED
@@ -39,14 +48,6 @@ class RetryLater(Exception):
     def __init__(self, summary: dict[str, Any]):
         super().__init__(f"{summary['retryable']} job(s) could not be submitted yet; the event will be retried")
         self.summary = summary
-
-
-@dataclass(frozen=True)
-class PlannedJob:
-    target: str  # stable name within the rule: preset name or "thumbnail:<name>"
-    kind: str
-    request: dict[str, Any]  # {"pipeline", "source", "target", ["capture"]}
-    frame_size: tuple[int, int] | None = None
 
 
 @dataclass
@@ -78,7 +79,8 @@ def plan_jobs(cfg: Config, rule: Rule, obj: ObjectCreated) -> list[PlannedJob]:
         # Always explicit: outputs land where the recursion guard checked (the rule's bucket unless set).
         target: dict[str, Any] = {"targetKey": key, "presetName": t.preset, "targetBucket": t.bucket or rule.bucket}
         request = {"pipeline": pipeline, "source": {"sourceKey": obj.key}, "target": target}
-        planned.append(PlannedJob(t.target_name, KIND_TRANSCODE, request, t.frame_size))
+        needs_video = preset_has_video(t.preset, cfg.presets)
+        planned.append(PlannedJob(t.target_name, KIND_TRANSCODE, request, t.frame_size, needs_video))
     for th in rule.thumbnails:
         prefix = render_key(th.key_prefix, obj.key, target=th.name)
         ttarget: dict[str, Any] = {"keyPrefix": prefix, "format": th.format, "targetBucket": th.bucket or rule.bucket}
@@ -98,48 +100,6 @@ def plan_jobs(cfg: Config, rule: Rule, obj: ObjectCreated) -> list[PlannedJob]:
         request = {"pipeline": pipeline, "source": {"key": obj.key}, "target": ttarget, "capture": capture}
         planned.append(PlannedJob(f"thumbnail:{th.name}", KIND_THUMBNAIL, request))
     return planned
-
-
-def source_frame(mediainfo: dict[str, Any]) -> tuple[int, int] | None:
-    """Displayed (width, height) of the source video, rotation applied; None for audio-only or unknown."""
-    video = mediainfo.get("video") or {}
-    w, h = video.get("width_in_pixel"), video.get("height_in_pixel")
-    if not w or not h:
-        return None
-    if int(video.get("rotate") or 0) % 180 == 90:
-        w, h = h, w
-    return int(w), int(h)
-
-
-def larger_than_source(size: tuple[int, int], source: tuple[int, int]) -> bool:
-    """Portrait aware: compare long side with long side and short with short, so a 1280x720 preset is not
-    "larger" than a 720x1280 phone video."""
-    return max(size) > max(source) or min(size) > min(source)
-
-
-def apply_mediainfo(
-    planned: list[PlannedJob], source: tuple[int, int] | None, keep_smallest: bool
-) -> tuple[list[PlannedJob], list[dict[str, Any]]]:
-    if source is None:
-        return planned, []
-    too_big = [p for p in planned if p.frame_size and larger_than_source(p.frame_size, source)]
-    if not too_big:
-        return planned, []
-    keep = list(planned)
-    sized_left = [p for p in planned if p.frame_size and p not in too_big]
-    if keep_smallest and not sized_left:
-        smallest = min(too_big, key=lambda p: p.frame_size[0] * p.frame_size[1])  # type: ignore[index]
-        too_big = [p for p in too_big if p is not smallest]
-    keep = [p for p in planned if p not in too_big]
-    skipped = [
-        {
-            "target": p.target,
-            "reason": f"rendition {p.frame_size[0]}x{p.frame_size[1]} is larger than the source "  # type: ignore[index]
-            f"{source[0]}x{source[1]}",
-        }  # fmt: skip
-        for p in too_big
-    ]
-    return keep, skipped
 
 
 def _mct_retry(deps: Deps, call):
@@ -252,8 +212,10 @@ def submit_object(deps: Deps, obj: ObjectCreated, pool: ThreadPoolExecutor) -> O
 
 
 def _mediainfo_filter(deps: Deps, obj: ObjectCreated, planned: list[PlannedJob], result: ObjectResult):
+    """Plan by what the source is (handlers/domain/planning.py): not media -> nothing, audio only -> no video
+    renditions, portrait -> portrait presets, no rendition larger than the source."""
     check = deps.config.mediainfo_check
-    if not check.enabled or not any(p.frame_size for p in planned):
+    if not check.enabled or not planned:
         return planned, []
     try:
         info = _mct_retry(deps, lambda: deps.mct.get_mediainfo(obj.bucket, obj.key))
@@ -262,10 +224,16 @@ def _mediainfo_filter(deps: Deps, obj: ObjectCreated, planned: list[PlannedJob],
             result.error = f"mediainfo: {exc}"
             result.retryable = True
             return planned, []
-        # Not a media file / unreadable: let MCT report the real error per job instead of guessing here.
-        logger.warning("mediainfo failed; submitting without the size check", extra={"error": str(exc)})
-        return planned, []
-    return apply_mediainfo(planned, source_frame(info), check.keep_smallest)
+        if not is_not_media_error(exc.status):
+            logger.warning("mediainfo failed; submitting without the media check", extra={"error": str(exc)})
+            return planned, []
+        media = media_from_error(exc.status, exc.code, exc.message)
+    else:
+        media = media_from_info(info)
+    kept, skipped = plan_for_media(planned, media, check.keep_smallest, portrait_variants(check))
+    if skipped:
+        logger.info("targets skipped", extra={"media": media.kind, "skipped": [s["target"] for s in skipped]})
+    return kept, skipped
 
 
 def process_upload_event(deps: Deps, event: Any) -> dict[str, Any]:

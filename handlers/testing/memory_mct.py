@@ -10,6 +10,10 @@ from handlers.adapters.mct_sdk import classify
 from handlers.services.ports import MctError, MctNotFound
 from handlers.wire.mct_views import JobView, snake
 
+# What an object nobody described reads as: a 1080p clip with sound. Register None for "not media".
+DEFAULT_MEDIAINFO: dict[str, Any] = {"type": "video", "video": {"widthInPixel": 1920, "heightInPixel": 1080},
+                                     "audio": {"codec": "aac"}}  # fmt: skip
+
 
 class MemoryMct:
     """Same port, in memory. Tests drive job states with `set_status` and inject failures with `fail_next`."""
@@ -18,7 +22,7 @@ class MemoryMct:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.jobs: dict[str, dict[str, Any]] = {}
-        self.mediainfo: dict[tuple[str, str], dict[str, Any]] = {}
+        self.mediainfo: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._failures: list[MctError] = []
         self.calls = 0
 
@@ -94,8 +98,8 @@ class MemoryMct:
 
     def get_mediainfo(self, bucket: str, key: str) -> dict[str, Any]:
         self._maybe_fail()
-        info = self.mediainfo.get((bucket, key))
-        if info is None:
+        info = self.mediainfo.get((bucket, key), DEFAULT_MEDIAINFO)
+        if info is None:  # registered as not media (e.g. a text file)
             raise MctError("Get media info failed with errno: 1001", status=400,
                            code="MetaInfoExceptions.GetMediaInfoFailed")  # fmt: skip
         return snake(info)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.domain.lifecycle import can_take_over, is_advance
-from handlers.domain.records import Delivery, Hint, Job, Upload
+from handlers.domain.records import Delivery, DeliveryAttempt, Hint, Job, Upload
 from handlers.domain.statuses import (
     CLAIMED,
     DELIVERY_DELIVERED,
@@ -32,6 +32,7 @@ class MemoryStore:
         self.messages: dict[str, datetime] = {}
         self.deliveries: dict[str, Delivery] = {}
         self.hints: dict[str, Hint] = {}
+        self.attempts: list[DeliveryAttempt] = []
 
     def ensure_upload(self, upload: Upload) -> Upload:
         with self._lock:
@@ -155,6 +156,20 @@ class MemoryStore:
         ds = [d for d in self.deliveries.values() if d.status != DELIVERY_DELIVERED and d.updated_at < older_than]
         return sorted(ds, key=lambda d: d.updated_at)[:limit]
 
+    def add_delivery_attempt(self, attempt: DeliveryAttempt) -> None:
+        with self._lock:
+            self.attempts.append(attempt)
+
+    def delivery_attempts(self, upload_id: str) -> list[DeliveryAttempt]:
+        with self._lock:
+            found = [a for a in self.attempts if a.upload_id == upload_id]
+        return sorted(found, key=lambda a: (a.sent_at, a.attempt))
+
+    def list_uploads(self, status=None, since=None, bucket=None, key_prefix=None, limit=100):
+        with self._lock:
+            uploads = sorted(self.uploads.values(), key=lambda u: u.created_at, reverse=True)
+        return [u for u in uploads if upload_filter(u, status, since, bucket, key_prefix)][:limit]
+
     def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
         with self._lock:
             accepted = []
@@ -196,6 +211,16 @@ class MemoryStore:
         wanted = set(job_ids)
         with self._lock:
             return {j.job_id: j for j in self.jobs.values() if j.job_id in wanted}
+
+
+def upload_filter(up: Upload, status, since, bucket, key_prefix) -> bool:
+    if status and up.status != status:
+        return False
+    if since and up.created_at < since:
+        return False
+    if bucket and up.bucket != bucket:
+        return False
+    return not (key_prefix and not up.key.startswith(key_prefix))
 
 
 def list_filter(j: Job, up: Upload, status, since, bucket, key_prefix) -> bool:

@@ -56,7 +56,16 @@ def verify_downstream_signature(
     return any(hmac.compare_digest(expected, part.strip()) for part in sig.split(","))
 
 
-def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
+def event_id(upload: Upload, jobs: list[Job]) -> str:
+    """The id of one outcome of an upload: the same for every redelivery of that outcome (dedupe on it), a new one
+    after a redrive (the upload is done again, later, with more attempts)."""
+    attempts = sum(j.attempts for j in jobs)
+    basis = f"{upload.upload_id}|{bce_time(upload.done_at)}|{attempts}|{','.join(j.job_id or '' for j in jobs)}"
+    return "evt-" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
+
+
+def build_event(upload: Upload, jobs: list[Job], hls_master: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The event; `hls_master` ({"bucket", "key", "variants"}) names the adaptive-bitrate master playlist."""
     outputs, thumbnails, errors = [], [], []
     for j in jobs:
         target = j.request.get("target", {})
@@ -76,15 +85,23 @@ def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
                 key=target.get("targetKey"),
                 output=j.result.get("output", {}),
             )
+            if j.request.get("note"):  # a planning choice, e.g. the portrait preset used
+                entry["note"] = j.request["note"]
             outputs.append(entry)
         if j.status != SUCCESS:
             err = j.result.get("error") or {"code": j.status, "message": j.last_error or "job did not succeed"}
             errors.append({"target": j.target, "job_id": j.job_id, **err})
+    if not jobs:  # nothing was made (e.g. the source is not media): say why
+        errors = [{"target": s.get("target"), "code": s.get("code") or "SKIPPED", "message": s.get("reason")}
+                  for s in upload.skipped]  # fmt: skip
     ok = sum(1 for j in jobs if j.status == SUCCESS)
-    status = "SUCCESS" if ok == len(jobs) else ("FAILED" if ok == 0 else "PARTIAL")
-    return {
+    status = "SUCCESS" if jobs and ok == len(jobs) else ("FAILED" if ok == 0 else "PARTIAL")
+    attempt = max((j.attempts for j in jobs), default=1)
+    event: dict[str, Any] = {
         "type": EVENT_TYPE,
         "version": 1,
+        "id": event_id(upload, jobs),
+        "attempt": attempt,
         "status": status,
         "upload": {
             "id": upload.upload_id,
@@ -100,3 +117,6 @@ def build_event(upload: Upload, jobs: list[Job]) -> dict[str, Any]:
         "skipped": upload.skipped,
         "errors": errors,
     }
+    if hls_master:
+        event["playback"] = {"hls": hls_master}
+    return event

@@ -11,10 +11,12 @@ S3 keys are URL-encoded (unquote_plus). Whether BOS encodes `content.object` is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
-from handlers.config.validation import Invalid, Model, spec
+from msgspec import Meta, Struct
+
+from handlers.config.decoding import Invalid, decode
 
 # [UNVERIFIED] no source says BOS URL-encodes content.object; bsam samples show plain keys. One switch, here.
 BOS_KEYS_ARE_ENCODED = False
@@ -50,42 +52,45 @@ class IgnoredRecord:
     reason: str
 
 
-class _Lenient(Model):
-    _forbid_extra = False  # events carry more fields than we read
+NonEmpty = Annotated[str, Meta(min_length=1)]
 
 
-class BosContent(_Lenient):
-    bucket: str = spec(min_length=1)
-    object: str = spec(min_length=1)
+class _Lenient(Struct, frozen=True):
+    """Events carry more fields than we read: unknown ones are ignored."""
+
+
+class BosContent(_Lenient, kw_only=True):
+    bucket: NonEmpty
+    object: NonEmpty
     eTag: str | None = None
     etag: str | None = None
     filesize: int | None = None
 
 
-class BosEvent(_Lenient):
+class BosEvent(_Lenient, kw_only=True):
     eventId: str = ""
     eventTime: str = ""
     eventType: str = "PutObject"
     content: BosContent
 
 
-class S3Bucket(_Lenient):
-    name: str = spec(min_length=1)
+class S3Bucket(_Lenient, kw_only=True):
+    name: NonEmpty
 
 
-class S3Object(_Lenient):
-    key: str = spec(min_length=1)
+class S3Object(_Lenient, kw_only=True):
+    key: NonEmpty
     eTag: str | None = None
     size: int | None = None
     sequencer: str | None = None
 
 
-class S3Entity(_Lenient):
+class S3Entity(_Lenient, kw_only=True):
     bucket: S3Bucket
     object: S3Object
 
 
-class S3Record(_Lenient):
+class S3Record(_Lenient, kw_only=True):
     eventName: str = "ObjectCreated:Put"
     eventTime: str = ""
     s3: S3Entity
@@ -120,7 +125,7 @@ def parse_upload_event(event: Any) -> list[ObjectCreated | BadRecord | IgnoredRe
 
 def _bos(index: int, raw: Any) -> ObjectCreated | BadRecord | IgnoredRecord:
     try:
-        ev: BosEvent = BosEvent.from_dict(raw)
+        ev: BosEvent = decode(raw, BosEvent)
     except Invalid as exc:
         return BadRecord(index, _first_error(f"events[{index}]", exc))
     if ev.eventType not in CREATE_EVENT_TYPES:
@@ -136,7 +141,7 @@ def _bos(index: int, raw: Any) -> ObjectCreated | BadRecord | IgnoredRecord:
 
 def _s3(index: int, raw: Any) -> ObjectCreated | BadRecord | IgnoredRecord:
     try:
-        rec: S3Record = S3Record.from_dict(raw)
+        rec: S3Record = decode(raw, S3Record)
     except Invalid as exc:
         return BadRecord(index, _first_error(f"Records[{index}]", exc))
     if not rec.eventName.startswith("ObjectCreated:"):

@@ -1,7 +1,9 @@
 """BOS backend: buckets, objects, multipart uploads and upload events on top of ``LocalStorage``.
 
-No HTTP here (that is ``responses``). Every successful create calls ``on_event`` with a PostEvent body; objects
-written here are remembered (size, mtime) so the bucket watcher does not report them a second time.
+The state and the rules (key limits, Content-MD5, the metadata directive of a copy, listing limits, part numbers)
+live here; no HTTP (that is ``responses``). Every successful create calls ``on_event`` with a PostEvent body before
+the request is answered; objects written here are remembered (size, mtime) so the bucket watcher does not report
+them a second time.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from localcloud.bos import events as ev
 from localcloud.bos.exceptions import (
@@ -31,13 +34,17 @@ from localcloud.bos.exceptions import (
 )
 from localcloud.defaults import REGION
 from localcloud.faults import FaultConfig
-from localcloud.storage import CHUNK, LocalStorage, NoSuchKey, ObjectInfo
+from localcloud.storage import CHUNK, ListResult, LocalStorage, NoSuchKey, ObjectInfo, validate_key
+
+__all__ = ["BosBackend", "Part", "Upload", "multipart_etag", "validate_key"]
 
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[dict], None]
 OBJECT_TYPE_KEY = "objectType"  # in ObjectInfo.extra: "Normal" | "Appendable" | "Multipart"
 MAX_PART_NUMBER = 10000
+MAX_KEYS = 1000  # ListObjects maxKeys upper bound
+METADATA_DIRECTIVES = ("copy", "replace")  # x-bce-metadata-directive of CopyObject; copy is the default
 
 
 def multipart_etag(part_etags: list[str]) -> str:
@@ -121,7 +128,42 @@ class BosBackend:
         self.emit(info, event_type)
         return info
 
+    # ----- buckets ---------------------------------------------------------------------------------------------
+    def list_buckets(self) -> list[tuple[str, float]]:
+        return self.storage.list_buckets()
+
+    def create_bucket(self, bucket: str) -> None:
+        self.storage.create_bucket(bucket)
+
+    def require_bucket(self, bucket: str) -> None:
+        self.storage.require_bucket(bucket)
+
+    def delete_bucket(self, bucket: str) -> None:
+        self.storage.delete_bucket(bucket)
+
+    def list_objects(self, bucket: str, prefix: str, marker: str, max_keys: int, delimiter: str) -> ListResult:
+        if not 1 <= max_keys <= MAX_KEYS:
+            raise InvalidArgument(f"maxKeys must be between 1 and {MAX_KEYS}, got {max_keys}")
+        return self.storage.list(bucket, prefix=prefix, marker=marker, max_keys=max_keys, delimiter=delimiter)
+
     # ----- objects ---------------------------------------------------------------------------------------------
+    def check_object_name(self, bucket: str, key: str) -> None:
+        """Fail before a body is read: the bucket must exist and the key be one this BOS can store."""
+        self.storage.require_bucket(bucket)
+        self.storage.object_path(bucket, key)
+
+    def new_temp_path(self) -> Path:
+        """Where a request body is received (the buckets' filesystem: committing it is a rename)."""
+        return self.storage.new_temp_path()
+
+    def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        return self.storage.head(bucket, key)
+
+    def open_object(self, bucket: str, key: str) -> tuple[ObjectInfo, BinaryIO]:
+        """The object's info and an open file of its bytes (the caller closes it)."""
+        info = self.storage.head(bucket, key)
+        return info, open(self.storage.object_path(bucket, key), "rb")
+
     def put_object(
         self,
         bucket: str,
@@ -187,14 +229,19 @@ class BosBackend:
         dst_bucket: str,
         dst_key: str,
         if_match: str | None,
-        replace_metadata: bool,
+        metadata_directive: str | None,
         content_type: str | None,
         user_metadata: dict[str, str],
     ) -> ObjectInfo:
+        """CopyObject. ``metadata_directive`` "copy" (default) keeps the source's content type and user metadata,
+        "replace" takes the request's."""
+        directive = (metadata_directive or "copy").lower()
+        if directive not in METADATA_DIRECTIVES:
+            raise InvalidArgument(f"x-bce-metadata-directive {directive!r} must be copy or replace")
         src = self.storage.head(src_bucket, src_key)
         if if_match is not None and if_match.strip('"') != src.etag:
             raise PreconditionFailed(f"source ETag {src.etag} does not match x-bce-copy-source-if-match {if_match}")
-        if replace_metadata:
+        if directive == "replace":
             info = self.storage.copy(src_bucket, src_key, dst_bucket, dst_key, content_type, user_metadata)
         else:
             info = self.storage.copy(src_bucket, src_key, dst_bucket, dst_key)
@@ -250,7 +297,11 @@ class BosBackend:
         self._save_upload(upload)
         return upload
 
-    def upload_part(self, bucket: str, key: str, upload_id: str, number: int, tmp: Path, etag: str) -> Part:
+    def upload_part(
+        self, bucket: str, key: str, upload_id: str, number: int, tmp: Path, etag: str, content_md5_hex: str | None
+    ) -> Part:
+        if content_md5_hex is not None and content_md5_hex != etag:
+            raise InvalidArgument(f"Content-MD5 {content_md5_hex} does not match the part's MD5 {etag}")
         if not 1 <= number <= MAX_PART_NUMBER:
             raise InvalidArgument(f"partNumber {number} is outside 1..{MAX_PART_NUMBER}")
         with self._lock:  # parts arrive concurrently (put_super_object_from_file uses a thread pool)
@@ -305,8 +356,27 @@ class BosBackend:
         with self._lock:
             return self._load_upload(bucket, key, upload_id)
 
-    def list_uploads(self, bucket: str) -> list[Upload]:
-        """Uploads in progress for ``bucket``, ordered by key then initiation time."""
+    def list_parts(
+        self, bucket: str, key: str, upload_id: str, marker: int, max_parts: int
+    ) -> tuple[Upload, list[Part], bool]:
+        """(the upload, its parts numbered above ``marker`` up to ``max_parts`` of them, whether more follow)."""
+        upload = self.get_upload(bucket, key, upload_id)
+        parts = [p for n, p in sorted(upload.parts.items()) if n > marker]
+        return upload, parts[:max_parts], len(parts) > max_parts
+
+    def list_uploads(
+        self, bucket: str, prefix: str = "", key_marker: str = "", max_uploads: int = MAX_KEYS
+    ) -> tuple[list[Upload], bool]:
+        """Uploads in progress for ``bucket`` under ``prefix`` with keys after ``key_marker`` (UTF-8 byte order),
+        ordered by key then initiation time, at most ``max_uploads``; and whether more follow."""
+        uploads = [
+            u
+            for u in self._uploads_of(bucket)
+            if u.key.startswith(prefix) and u.key.encode("utf-8") > key_marker.encode("utf-8")
+        ]
+        return uploads[:max_uploads], len(uploads) > max_uploads
+
+    def _uploads_of(self, bucket: str) -> list[Upload]:
         self.storage.require_bucket(bucket)
         uploads = []
         for directory in self.multipart_root.iterdir():

@@ -1,16 +1,7 @@
-"""BOS HTTP wire layer: path-style requests (``/<bucket>/<key>``) as the bce-python-sdk ``BosClient`` sends them
-to an IP endpoint, translated into ``BosBackend`` calls. Bodies are JSON, as BOS answers them.
+"""The BOS wire layer: HTTP request → ``BosBackend`` call → HTTP response, bodies in JSON as BOS answers them.
 
-Routes (what the SDK sends; sub-resources select the operation):
-  GET /                                  list_buckets
-  PUT|HEAD|DELETE /<bucket>              create_bucket / does_bucket_exist / delete_bucket
-  GET /<bucket>[?prefix&marker&maxKeys&delimiter]    list_objects
-  GET /<bucket>?uploads                  list_multipart_uploads
-  PUT /<bucket>/<key>                    put_object (x-bce-copy-source → copy_object; partNumber&uploadId → upload_part)
-  GET|HEAD /<bucket>/<key>               get_object (Range) / get_object_meta_data
-  DELETE /<bucket>/<key>[?uploadId]      delete_object / abort_multipart_upload
-  POST /<bucket>/<key>?uploads|?uploadId|?append      initiate / complete multipart, append_object
-  GET /<bucket>/<key>?uploadId           list_parts
+No rules here (those live in ``models``): this module reads headers, query parameters and bodies, and writes the
+answer. Routing is ``urls``.
 """
 
 from __future__ import annotations
@@ -22,97 +13,56 @@ import hashlib
 import json
 import re
 from email.utils import formatdate
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from localcloud.bos.events import bos_time
-from localcloud.bos.exceptions import (
-    InvalidArgument,
-    InvalidRange,
-    MalformedJSON,
-    NotImplementedByLocalcloud,
-)
+from localcloud.bos.exceptions import InvalidArgument, InvalidRange, MalformedJSON, NotImplementedByLocalcloud
 from localcloud.bos.models import OBJECT_TYPE_KEY, BosBackend
-from localcloud.storage import CHUNK, ObjectInfo, validate_key
+from localcloud.storage import CHUNK, ObjectInfo
 
 META_PREFIX = "x-bce-meta-"
 OWNER = {"id": "0" * 32, "displayName": "localcloud"}
 STORAGE_CLASS = "STANDARD"
 MAX_KEYS = 1000
-# Sub-resources the SDK can send that this subset does not implement: answer 501 rather than guess.
-UNSUPPORTED = {
-    "acl", "cors", "lifecycle", "logging", "website", "encryption", "replication", "inventory", "trash",
-    "notification", "mirroring", "tagging", "symlink", "restore", "select", "fetch", "delete", "storageClass",
-    "copyrightProtection", "userQuota", "replicationProgress",
-}  # fmt: skip
 
 
-class BosApp:
+class BosResponses:
     def __init__(self, backend: BosBackend):
         self.backend = backend
-        self.storage = backend.storage
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return
-        request = Request(scope, receive)
-        response = await self.dispatch(request)
-        await response(scope, receive, send)
-
-    async def dispatch(self, request: Request) -> Response:
-        params = dict(parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
-        unsupported = UNSUPPORTED & params.keys()
-        if unsupported:
-            raise NotImplementedByLocalcloud(f"localcloud BOS does not implement ?{sorted(unsupported)[0]}")
-        path = request.scope["path"]
-        bucket, _, key = path.lstrip("/").partition("/")
-        method = request.method
-        if not bucket:
-            if method == "GET":
-                return self.list_buckets()
-            raise InvalidArgument(f"{method} / is not a BOS operation")
-        if not key:
-            return await self.bucket_op(method, bucket, params, request)
-        validate_key(key)
-        return await self.object_op(method, bucket, key, params, request)
-
-    # ----- buckets ---------------------------------------------------------------------------------------------
-    def list_buckets(self) -> Response:
+    # ----- service and buckets -----------------------------------------------------------------------------
+    async def list_buckets(self, request: Request, bucket: str, key: str, params: dict) -> Response:
         buckets = [
             {"name": name, "location": self.backend.region, "creationDate": bos_time(created)}
-            for name, created in self.storage.list_buckets()
+            for name, created in self.backend.list_buckets()
         ]
         return _json({"owner": OWNER, "buckets": buckets})
 
-    async def bucket_op(self, method: str, bucket: str, params: dict, request: Request) -> Response:
-        if method == "PUT":
-            await request.body()
-            self.storage.create_bucket(bucket)
-            return _empty()
-        if method == "HEAD":
-            self.storage.require_bucket(bucket)
-            return _empty()
-        if method == "DELETE":
-            self.storage.delete_bucket(bucket)
-            return _empty()
-        if method == "GET" and "location" in params:
-            self.storage.require_bucket(bucket)
-            return _json({"locationConstraint": self.backend.region})
-        if method == "GET" and "uploads" in params:
-            return self.list_uploads(bucket, params)
-        if method == "GET":
-            return await _in_thread(self.list_objects, bucket, params)
-        raise InvalidArgument(f"{method} /{bucket} is not a supported BOS bucket operation")
+    async def create_bucket(self, request: Request, bucket: str, key: str, params: dict) -> Response:
+        await request.body()
+        self.backend.create_bucket(bucket)
+        return _empty()
 
-    def list_objects(self, bucket: str, params: dict) -> Response:
+    async def head_bucket(self, request: Request, bucket: str, key: str, params: dict) -> Response:
+        self.backend.require_bucket(bucket)
+        return _empty()
+
+    async def delete_bucket(self, request: Request, bucket: str, key: str, params: dict) -> Response:
+        self.backend.delete_bucket(bucket)
+        return _empty()
+
+    async def get_bucket_location(self, request: Request, bucket: str, key: str, params: dict) -> Response:
+        self.backend.require_bucket(bucket)
+        return _json({"locationConstraint": self.backend.region})
+
+    async def list_objects(self, request: Request, bucket: str, key: str, params: dict) -> Response:
         max_keys = _int_param(params, "maxKeys", MAX_KEYS)
-        if not 1 <= max_keys <= MAX_KEYS:
-            raise InvalidArgument(f"maxKeys must be between 1 and {MAX_KEYS}, got {max_keys}")
         prefix, marker, delimiter = params.get("prefix", ""), params.get("marker", ""), params.get("delimiter", "")
-        result = self.storage.list(bucket, prefix=prefix, marker=marker, max_keys=max_keys, delimiter=delimiter)
+        result = await _in_thread(self.backend.list_objects, bucket, prefix, marker, max_keys, delimiter)
         body = {
             "name": bucket,
             "prefix": prefix,
@@ -137,16 +87,10 @@ class BosApp:
             body["nextMarker"] = result.next_marker
         return _json(body)
 
-    def list_uploads(self, bucket: str, params: dict) -> Response:
+    async def list_multipart_uploads(self, request: Request, bucket: str, key: str, params: dict) -> Response:
         max_uploads = _int_param(params, "maxUploads", MAX_KEYS)
         prefix, key_marker = params.get("prefix", ""), params.get("keyMarker", "")
-        uploads = [
-            u
-            for u in self.backend.list_uploads(bucket)
-            if u.key.startswith(prefix) and u.key.encode("utf-8") > key_marker.encode("utf-8")
-        ]
-        truncated = len(uploads) > max_uploads
-        uploads = uploads[:max_uploads]
+        uploads, truncated = self.backend.list_uploads(bucket, prefix, key_marker, max_uploads)
         body = {
             "bucket": bucket,
             "keyMarker": key_marker,
@@ -170,84 +114,81 @@ class BosApp:
             body["nextKeyMarker"] = uploads[-1].key
         return _json(body)
 
-    # ----- objects ---------------------------------------------------------------------------------------------
-    async def object_op(self, method: str, bucket: str, key: str, params: dict, request: Request) -> Response:
-        headers = request.headers
-        if method == "PUT" and "uploadId" in params:
-            return await self.upload_part(bucket, key, params, request)
-        if method == "PUT" and "x-bce-copy-source" in headers:
-            await request.body()
-            return await _in_thread(self.copy_object, bucket, key, headers)
-        if method == "PUT":
-            self.storage.require_bucket(bucket)  # fail before reading a large body
-            tmp, etag = await self._receive_to_temp(request)
-            try:
-                info = await _in_thread(
-                    self.backend.put_object,
-                    bucket,
-                    key,
-                    tmp,
-                    etag,
-                    _content_type(headers),
-                    _user_metadata(headers),
-                    _content_md5(headers),
-                )
-            finally:
-                tmp.unlink(missing_ok=True)
-            return _empty({"ETag": _quoted(info.etag)})
-        if method in ("GET", "HEAD") and "uploadId" in params:
-            return self.list_parts(bucket, key, params)
-        if method == "GET":
-            return self.get_object(bucket, key, headers)
-        if method == "HEAD":
-            info = self.storage.head(bucket, key)
-            return Response(status_code=200, headers={**_object_headers(info), "Content-Length": str(info.size)})
-        if method == "DELETE" and "uploadId" in params:
-            self.backend.abort_multipart(bucket, key, params["uploadId"])
-            return _empty()
-        if method == "DELETE":
-            self.backend.delete_object(bucket, key)
-            return _empty()
-        if method == "POST" and "uploads" in params:
-            await request.body()
-            upload = self.backend.initiate_multipart(bucket, key, _content_type(headers), _user_metadata(headers))
-            return _json({"bucket": bucket, "key": key, "uploadId": upload.upload_id})
-        if method == "POST" and "uploadId" in params:
-            return await self.complete_multipart(bucket, key, params, request)
-        if method == "POST" and "append" in params:
-            offset = _int_param(params, "offset", None)
-            self.storage.require_bucket(bucket)
-            tmp, _etag = await self._receive_to_temp(request)
-            try:
-                info = await _in_thread(
-                    self.backend.append_object,
-                    bucket,
-                    key,
-                    tmp,
-                    offset,
-                    _content_type(headers),
-                    _user_metadata(headers),
-                )
-            finally:
-                tmp.unlink(missing_ok=True)
-            return _empty({"ETag": _quoted(info.etag), "x-bce-next-append-offset": str(info.size)})
-        raise InvalidArgument(f"{method} on an object with {sorted(params) or 'no'} parameters is not supported")
+    # ----- objects -----------------------------------------------------------------------------------------
+    async def put_object(self, request: Request, bucket: str, key: str, params: dict) -> Response:
+        self.backend.check_object_name(bucket, key)  # fail before reading a large body
+        tmp, etag = await self._receive_to_temp(request)
+        try:
+            headers = request.headers
+            info = await _in_thread(
+                self.backend.put_object,
+                bucket,
+                key,
+                tmp,
+                etag,
+                _content_type(headers),
+                _user_metadata(headers),
+                _content_md5(headers),
+            )
+        finally:
+            tmp.unlink(missing_ok=True)
+        return _empty({"ETag": _quoted(info.etag)})
 
-    def get_object(self, bucket: str, key: str, headers) -> Response:
-        info = self.storage.head(bucket, key)
+    async def append_object(self, request: Request, bucket: str, key: str, params: dict) -> Response:
+        offset = _int_param(params, "offset", None)
+        self.backend.check_object_name(bucket, key)
+        tmp, _etag = await self._receive_to_temp(request)
+        try:
+            headers = request.headers
+            info = await _in_thread(
+                self.backend.append_object, bucket, key, tmp, offset, _content_type(headers), _user_metadata(headers)
+            )
+        finally:
+            tmp.unlink(missing_ok=True)
+        return _empty({"ETag": _quoted(info.etag), "x-bce-next-append-offset": str(info.size)})
+
+    async def copy_object(self, request: Request, bucket: str, key: str, params: dict) -> Response:
+        await request.body()
+        headers = request.headers
+        source = unquote(headers["x-bce-copy-source"])
+        src_bucket, _, src_key = source.lstrip("/").partition("/")
+        src_key = src_key.split("?versionId=")[0]
+        if not src_bucket or not src_key:
+            raise InvalidArgument(f"x-bce-copy-source {source!r} must be /<bucket>/<key>")
+        info = await _in_thread(
+            self.backend.copy_object,
+            src_bucket,
+            src_key,
+            bucket,
+            key,
+            headers.get("x-bce-copy-source-if-match"),
+            headers.get("x-bce-metadata-directive"),
+            headers.get("content-type"),
+            _user_metadata(headers),
+        )
+        return _json({"lastModified": bos_time(info.last_modified), "eTag": info.etag})
+
+    async def head_object(self, request: Request, bucket: str, key: str, params: dict) -> Response:
+        info = self.backend.head_object(bucket, key)
+        return Response(status_code=200, headers={**_object_headers(info), "Content-Length": str(info.size)})
+
+    async def get_object(self, request: Request, bucket: str, key: str, params: dict) -> Response:
+        # Opened now: a concurrent delete cannot turn this into a 500 mid-stream.
+        info, fh = self.backend.open_object(bucket, key)
         start, end = 0, info.size - 1
         status = 200
-        out_headers = _object_headers(info)
-        range_header = headers.get("range")
+        headers = _object_headers(info)
+        range_header = request.headers.get("range")
         if range_header:
-            start, end = _parse_range(range_header, info.size)
+            try:
+                start, end = _parse_range(range_header, info.size)
+            except InvalidRange:
+                fh.close()
+                raise
             status = 206
-            out_headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+            headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
         length = max(0, end - start + 1)
-        out_headers["Content-Length"] = str(length)
-        path = self.storage.object_path(bucket, key)
-        # Opened now: a concurrent delete cannot turn this into a 500 mid-stream.
-        fh = open(path, "rb")  # noqa: SIM115 - closed by the generator
+        headers["Content-Length"] = str(length)
 
         def chunks():
             with fh:
@@ -260,47 +201,36 @@ class BosApp:
                     remaining -= len(data)
                     yield data
 
-        return StreamingResponse(chunks(), status_code=status, headers=out_headers)
+        return StreamingResponse(chunks(), status_code=status, headers=headers)
 
-    def copy_object(self, bucket: str, key: str, headers) -> Response:
-        source = unquote(headers["x-bce-copy-source"])
-        src_bucket, _, src_key = source.lstrip("/").partition("/")
-        src_key = src_key.split("?versionId=")[0]
-        if not src_bucket or not src_key:
-            raise InvalidArgument(f"x-bce-copy-source {source!r} must be /<bucket>/<key>")
-        directive = headers.get("x-bce-metadata-directive", "copy").lower()
-        if directive not in ("copy", "replace"):
-            raise InvalidArgument(f"x-bce-metadata-directive {directive!r} must be copy or replace")
-        info = self.backend.copy_object(
-            src_bucket,
-            src_key,
-            bucket,
-            key,
-            headers.get("x-bce-copy-source-if-match"),
-            directive == "replace",
-            headers.get("content-type"),
-            _user_metadata(headers),
-        )
-        return _json({"lastModified": bos_time(info.last_modified), "eTag": info.etag})
+    async def delete_object(self, request: Request, bucket: str, key: str, params: dict) -> Response:
+        self.backend.delete_object(bucket, key)
+        return _empty()
 
-    async def upload_part(self, bucket: str, key: str, params: dict, request: Request) -> Response:
+    # ----- multipart ---------------------------------------------------------------------------------------
+    async def initiate_multipart_upload(self, request: Request, bucket: str, key: str, params: dict) -> Response:
+        await request.body()
+        headers = request.headers
+        upload = self.backend.initiate_multipart(bucket, key, _content_type(headers), _user_metadata(headers))
+        return _json({"bucket": bucket, "key": key, "uploadId": upload.upload_id})
+
+    async def upload_part(self, request: Request, bucket: str, key: str, params: dict) -> Response:
         number = _int_param(params, "partNumber", None)
         if number is None:
             raise InvalidArgument("partNumber is required with uploadId")
         if "x-bce-copy-source" in request.headers:
             raise NotImplementedByLocalcloud("localcloud BOS does not implement UploadPartCopy")
-        self.backend.get_upload(bucket, key, params["uploadId"])  # fail before reading a large body
+        upload_id = params["uploadId"]
+        self.backend.get_upload(bucket, key, upload_id)  # fail before reading a large body
         tmp, etag = await self._receive_to_temp(request)
         try:
             md5 = _content_md5(request.headers)
-            if md5 is not None and md5 != etag:
-                raise InvalidArgument(f"Content-MD5 {md5} does not match the part's MD5 {etag}")
-            part = await _in_thread(self.backend.upload_part, bucket, key, params["uploadId"], number, tmp, etag)
+            part = await _in_thread(self.backend.upload_part, bucket, key, upload_id, number, tmp, etag, md5)
         finally:
             tmp.unlink(missing_ok=True)
         return _empty({"ETag": _quoted(part.etag)})
 
-    async def complete_multipart(self, bucket: str, key: str, params: dict, request: Request) -> Response:
+    async def complete_multipart_upload(self, request: Request, bucket: str, key: str, params: dict) -> Response:
         raw = await request.body()
         try:
             body = json.loads(raw or b"{}")
@@ -315,13 +245,14 @@ class BosApp:
         location = f"http://{self.backend.region}.bcebos.com/{bucket}/{key}"
         return _json({"location": location, "bucket": bucket, "key": key, "eTag": info.etag})
 
-    def list_parts(self, bucket: str, key: str, params: dict) -> Response:
-        upload = self.backend.get_upload(bucket, key, params["uploadId"])
+    async def abort_multipart_upload(self, request: Request, bucket: str, key: str, params: dict) -> Response:
+        self.backend.abort_multipart(bucket, key, params["uploadId"])
+        return _empty()
+
+    async def list_parts(self, request: Request, bucket: str, key: str, params: dict) -> Response:
         max_parts = _int_param(params, "maxParts", MAX_KEYS)
         marker = _int_param(params, "partNumberMarker", 0)
-        parts = [p for n, p in sorted(upload.parts.items()) if n > marker]
-        truncated = len(parts) > max_parts
-        parts = parts[:max_parts]
+        upload, parts, truncated = self.backend.list_parts(bucket, key, params["uploadId"], marker, max_parts)
         return _json(
             {
                 "bucket": bucket,
@@ -343,7 +274,7 @@ class BosApp:
 
     async def _receive_to_temp(self, request: Request):
         """Stream the request body to a temp file (same filesystem as the buckets); returns (path, md5 hex)."""
-        tmp = self.storage.new_temp_path()
+        tmp = self.backend.new_temp_path()
         digest = hashlib.md5()
         try:
             with open(tmp, "wb") as out:
@@ -405,6 +336,7 @@ def _utf8(value: str) -> str:
 
 
 def _content_md5(headers) -> str | None:
+    """The Content-MD5 header (base64) as hex, to compare with the body's MD5 (the backend does)."""
     value = headers.get("content-md5")
     if not value:
         return None
@@ -435,6 +367,7 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def _parse_range(value: str, size: int) -> tuple[int, int]:
+    """An HTTP ``Range: bytes=first-last`` header (RFC 9110 §14.1.2) → inclusive (start, end) within ``size``."""
     match = _RANGE.match(value.strip())
     if not match or match.groups() == ("", ""):
         raise InvalidRange(f"Range {value!r} must be bytes=<first>-<last>")

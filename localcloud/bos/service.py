@@ -8,7 +8,8 @@ from urllib.parse import parse_qsl
 
 from localcloud.bce_http import BceMiddleware
 from localcloud.bos.models import BosBackend
-from localcloud.bos.responses import BosApp
+from localcloud.bos.responses import BosResponses
+from localcloud.bos.urls import BosRouter
 from localcloud.bos.watcher import BucketWatcher
 from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, REGION
 from localcloud.faults import FaultConfig, FaultInjectionMiddleware
@@ -61,7 +62,7 @@ class BosService:
         self.faults = faults or FaultConfig()
         self.backend = BosBackend(storage, on_event, region, event_credentials, self.faults)
         self.app = PresignedUrlAuth(
-            BceMiddleware(FaultInjectionMiddleware(BosApp(self.backend), self.faults), credentials)
+            BceMiddleware(FaultInjectionMiddleware(BosRouter(BosResponses(self.backend)), self.faults), credentials)
         )
         self.watcher = BucketWatcher(self.backend, watch_interval, settle_seconds) if watch else None
 

@@ -31,6 +31,8 @@ class BucketWatcher:
         self._pending: dict[tuple[str, str], tuple[Signature, float]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._scanned = threading.Condition()
+        self.scans = 0  # completed polls
 
     def start(self) -> None:
         self.backend.track_writes = True
@@ -51,6 +53,21 @@ class BucketWatcher:
                 self.poll_once()
             except Exception:
                 log.exception("bucket watcher poll failed")
+
+    def wait_settled(self, timeout: float = 10.0) -> bool:
+        """Wait until a whole poll that started after this call left nothing new, changed or still settling:
+        from then on nothing is reported unless a file changes again. False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._scanned:
+            target = self.scans + 2  # the next poll may have started before this call
+            while self.scans < target or self._pending:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                if self.scans >= target:
+                    target = self.scans + 1  # still settling: look again after the next poll
+                self._scanned.wait(remaining)
+            return True
 
     def scan(self) -> dict[tuple[str, str], Signature]:
         root = self.backend.storage.buckets_root
@@ -101,4 +118,7 @@ class BucketWatcher:
             log.info("new file in bucket dir: %s/%s (%d bytes)", ident[0], ident[1], info.size)
             self.backend.emit(info, ev.PUT_OBJECT)
             emitted += 1
+        with self._scanned:
+            self.scans += 1
+            self._scanned.notify_all()
         return emitted

@@ -226,7 +226,7 @@ class FunctionPool:
             self._release(worker)
 
     def close(self) -> None:
-        """Stop every instance; invocations still running fail (async ones end in the dead-letter dir)."""
+        """Stop every instance; invocations still running fail (async ones stay queued for the next start)."""
         with self._cond:
             self._closed = True
             idle, self._idle = self._idle, []

@@ -2,8 +2,10 @@
 
 - ``invoke(name, event)``: synchronous (RequestResponse); raises ``FunctionError`` / ``FunctionTimeout``.
 - ``dispatch_bos_event(event)``: BOS trigger delivery, asynchronous like CFC's (Event invocation): one invocation
-  per (record, matching function) on a worker pool; a failed or timed-out invocation is retried twice with a
-  small backoff, then written to ``<data_dir>/cfc/dead-letter/<function>/<id>.json``.
+  per (record, matching function), recorded durably before this returns (``async_queue``), run by worker
+  threads; a failed or timed-out invocation is retried per ``RetryPolicy``, then kept as a dead letter
+  (``dead_letters()``, ``replay()``; ``autotranscode events``). Invocations left by a killed process run again at
+  the next start.
 - ``http_app``: ASGI app serving the HTTP triggers (see ``http_trigger``).
 - ``put_function(spec)`` / ``remove_function(name)``: functions deployed through the CFC API (``api_models``) join
   or leave at run time; they get exactly their own environment (no template overrides), as in CFC.
@@ -11,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -21,9 +22,9 @@ import uuid
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
+from localcloud.cfc.async_queue import AsyncQueue, DeadLetter, Invocation, RetryPolicy, queue_path
 from localcloud.cfc.pool import FunctionError, FunctionPool, FunctionTimeout, LogSink
 from localcloud.cfc.template import FunctionSpec, load_template
 from localcloud.defaults import REGION
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 FUNCTION_VERSION = "$LATEST"
 LOCAL_ACCOUNT_ID = "0" * 32
-DEFAULT_RETRY_DELAYS = (0.5, 1.0)  # CFC retries failed async invocations twice
+DEFAULT_RETRY_DELAYS = RetryPolicy().retry_delays
 # What a function instance inherits from the machine (everything else comes from the template and overrides).
 BASE_ENV_VARS = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT", "VIRTUAL_ENV")
 
@@ -53,7 +54,7 @@ class AsyncOutcome:
     attempts: int
     result: object = None
     error: dict | None = None
-    dead_letter_path: Path | None = None
+    dead_letter_id: str | None = None  # set when the invocation exhausted its retries
 
 
 class CfcRuntime:
@@ -79,9 +80,9 @@ class CfcRuntime:
         self._deployed: set[str] = set()
         self.max_instances = max_instances
         self.data_dir = Path(data_dir).resolve()
-        self.dead_letter_dir = self.data_dir / "cfc" / "dead-letter"
         self.region = region
-        self.retry_delays = tuple(retry_delays)
+        self.retry_policy = RetryPolicy(retry_delays=tuple(retry_delays))
+        self.retry_delays = self.retry_policy.retry_delays
         self.log_sink = log_sink or print_log
         self.credentials = credentials
         self._overrides = dict(env_overrides or {})
@@ -92,9 +93,13 @@ class CfcRuntime:
             name: FunctionPool(spec, self.function_env(name), self.log_sink, max_instances)
             for name, spec in self.functions.items()
         }
-        self._executor = ThreadPoolExecutor(max_workers=async_workers, thread_name_prefix="cfc-async")
-        self._pending: set[Future] = set()
-        self._pending_lock = threading.Lock()
+        self.queue = AsyncQueue(queue_path(self.data_dir))
+        self.recovered = 0  # invocations a previous run left queued or running (set by start)
+        self._async_workers = async_workers
+        self._workers: list[threading.Thread] = []
+        self._wake = threading.Condition()
+        self._futures: dict[str, Future] = {}  # invocation id -> Future of AsyncOutcome (this process's calls)
+        self._futures_lock = threading.Lock()
         self._stopped = False
         from localcloud.cfc.http_trigger import HttpTriggerApp
 
@@ -151,17 +156,47 @@ class CfcRuntime:
 
     # ----- lifecycle ------------------------------------------------------------------------------------------
     def start(self, warm: bool = False) -> None:
-        """``warm=True`` starts one instance per function now, so an import error fails start-up."""
+        """``warm=True`` starts one instance per function now, so an import error fails start-up. Then the async
+        workers start, first on what a previous run left queued."""
         if warm and self._pools:
             with ThreadPoolExecutor(max_workers=len(self._pools)) as starter:
                 for future in [starter.submit(pool.warm) for pool in self._pools.values()]:
                     future.result()  # the first import error fails start-up
+        self._start_workers()
+
+    def _start_workers(self) -> None:
+        with self._futures_lock:  # BOS request threads may get here together
+            if self._workers or self._stopped:
+                return
+            self._start_workers_locked()
+
+    def _start_workers_locked(self) -> None:
+        self.queue.import_legacy_dead_letters(self.data_dir)
+        self.recovered = self.queue.recover()
+        if self.recovered:
+            log.info("%d asynchronous invocation(s) left by the last run are queued again", self.recovered)
+        for i in range(self._async_workers):
+            worker = threading.Thread(target=self._work, name=f"cfc-async-{i}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
 
     def stop(self) -> None:
+        """Stop invoking: what is queued or running stays in the queue for the next start."""
         self._stopped = True
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._wake:
+            self._wake.notify_all()
         for pool in self._pools.values():
             pool.close()
+        for worker in self._workers:
+            worker.join(10)
+        with self._futures_lock:
+            futures, self._futures = self._futures, {}
+        for invocation_id, future in futures.items():  # not run, or cut short: queued for the next start
+            if not future.done():
+                future.set_result(AsyncOutcome("", invocation_id, False, 0, error=_stopped_error()))
+        if not any(worker.is_alive() for worker in self._workers):
+            self.queue.close()
+        self._workers = []
 
     # ----- invocation -----------------------------------------------------------------------------------------
     def _spec(self, name: str) -> FunctionSpec:
@@ -187,60 +222,71 @@ class CfcRuntime:
             log.debug("%s %s took %.0f ms", spec.name, request_id, (time.monotonic() - started) * 1000)
 
     def invoke_async(self, function_name: str, event) -> Future:
-        """Event invocation: returns a Future of ``AsyncOutcome`` (never raises; failures go to dead-letter)."""
+        """Event invocation: recorded durably before this returns, run by a worker. Returns a Future of
+        ``AsyncOutcome`` (never raises; an invocation that exhausts its retries becomes a dead letter)."""
         self._spec(function_name)
+        self._start_workers()  # a runtime used without start() still runs its async invocations
         invocation_id = str(uuid.uuid4())
-        future = self._executor.submit(self._run_async, function_name, event, invocation_id)
-        with self._pending_lock:
-            self._pending.add(future)
-        future.add_done_callback(self._forget)
+        future: Future = Future()
+        with self._futures_lock:
+            self._futures[invocation_id] = future
+        try:
+            self.queue.enqueue(function_name, event, invocation_id)
+        except BaseException:
+            with self._futures_lock:
+                self._futures.pop(invocation_id, None)
+            raise
+        with self._wake:
+            self._wake.notify()
         return future
 
-    def _forget(self, future: Future) -> None:
-        with self._pending_lock:
-            self._pending.discard(future)
-
-    def _run_async(self, name: str, event, invocation_id: str) -> AsyncOutcome:
-        first_at = time.time()
-        attempts = 0
-        error: dict = {}
-        for attempt in range(1 + len(self.retry_delays)):
-            if attempt:
-                time.sleep(self.retry_delays[attempt - 1])
-            if self._stopped:
-                break
-            attempts += 1
+    def _work(self) -> None:
+        while not self._stopped:
             try:
-                result = self.invoke(name, event, request_id=f"{invocation_id}-{attempt}" if attempt else invocation_id)
-                return AsyncOutcome(name, invocation_id, True, attempts, result=result)
-            except FunctionError as exc:
+                inv = self.queue.claim()
+            except Exception:  # e.g. the file is locked by a long `autotranscode events` transaction
+                log.exception("async queue: cannot take the next invocation")
+                inv = None
+            if inv is None:
+                due = self.queue.next_due_in() if not self._stopped else None
+                with self._wake:
+                    # Bounded wait: another process (`autotranscode events replay`) may queue work too.
+                    self._wake.wait(1.0 if due is None else min(due, 1.0))
+                continue
+            self._attempt(inv)
+
+    def _attempt(self, inv: Invocation) -> None:
+        attempt = inv.attempts
+        request_id = f"{inv.id}-{attempt}" if attempt else inv.id
+        try:
+            result = self.invoke(inv.function, inv.event, request_id=request_id)
+        except Exception as exc:
+            if self._stopped:  # cut short by stop(): not the function's failure
+                self.queue.release(inv.id)
+                return
+            if isinstance(exc, FunctionError):
                 error = exc.error
                 kind = "timed out" if isinstance(exc, FunctionTimeout) else "failed"
-                log.warning("%s invocation %s %s (attempt %d): %s", name, invocation_id, kind, attempts, exc)
-            except Exception as exc:  # e.g. the runtime is stopping
+                log.warning("%s invocation %s %s (attempt %d): %s", inv.function, inv.id, kind, attempt + 1, exc)
+            else:
                 error = {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": []}
-                log.warning("%s invocation %s could not run: %s", name, invocation_id, exc)
-        path = self._dead_letter(name, invocation_id, event, error, attempts, first_at)
-        return AsyncOutcome(name, invocation_id, False, attempts, error=error, dead_letter_path=path)
+                log.warning("%s invocation %s could not run: %s", inv.function, inv.id, exc)
+            if self.queue.failed(inv, error, self.retry_policy):
+                log.error(
+                    "%s invocation %s failed %d times; dead letter %s (`autotranscode events replay %s`)",
+                    inv.function, inv.id, attempt + 1, inv.id, inv.id,
+                )  # fmt: skip
+                outcome = AsyncOutcome(inv.function, inv.id, False, attempt + 1, error=error, dead_letter_id=inv.id)
+                self._resolve(outcome)
+            return
+        self.queue.succeeded(inv.id)
+        self._resolve(AsyncOutcome(inv.function, inv.id, True, attempt + 1, result=result))
 
-    def _dead_letter(self, name: str, invocation_id: str, event, error: dict, attempts: int, first_at: float) -> Path:
-        directory = self.dead_letter_dir / name
-        directory.mkdir(parents=True, exist_ok=True)
-        record = {
-            "function": name,
-            "invocationId": invocation_id,
-            "attempts": attempts,
-            "firstAttemptAt": _iso(first_at),
-            "failedAt": _iso(time.time()),
-            "error": error,
-            "event": event,
-        }
-        path = directory / f"{invocation_id}.json"
-        tmp = directory / f".{invocation_id}.tmp"
-        tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
-        os.replace(tmp, path)
-        log.error("%s invocation %s failed %d times; dead letter: %s", name, invocation_id, attempts, path)
-        return path
+    def _resolve(self, outcome: AsyncOutcome) -> None:
+        with self._futures_lock:
+            future = self._futures.pop(outcome.invocation_id, None)
+        if future is not None:
+            future.set_result(outcome)
 
     # ----- BOS triggers ---------------------------------------------------------------------------------------
     def matching_functions(self, record: dict) -> list[str]:
@@ -262,33 +308,43 @@ class CfcRuntime:
         return futures
 
     def outstanding(self) -> int:
-        """Async invocations queued or running now."""
-        with self._pending_lock:
-            return len(self._pending)
+        """Async invocations queued, running or waiting for a retry now."""
+        return self.queue.pending()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until no async invocation is queued or running (tests, demo). False on timeout."""
+        """Wait until no async invocation is queued, running or waiting for a retry (tests, demo). False on
+        timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self._pending_lock:
-                if not self._pending:
-                    return True
+            if not self.queue.pending():
+                return True
             time.sleep(0.02)
         return False
 
-    def redrive(self, dead_letter_path: str | os.PathLike[str]) -> Future:
-        """Invoke a dead-lettered event again (async, with retries). The file is removed once that invocation has
-        an outcome: on success nothing is left; on failure a new dead letter (new id) replaces it."""
-        path = Path(dead_letter_path)
-        record = json.loads(path.read_text(encoding="utf-8"))
-        future = self.invoke_async(record["function"], record["event"])
-        future.add_done_callback(lambda _f: path.unlink(missing_ok=True))
+    def dead_letters(self, function_name: str | None = None) -> list[DeadLetter]:
+        """Invocations that exhausted their retries, oldest failure first."""
+        return self.queue.dead_letters(function_name)
+
+    def redrive(self, dead_letter_id: str) -> Future:
+        """Queue a dead letter again (fresh retries); a Future of its new ``AsyncOutcome``. On failure it becomes
+        a dead letter again under the same id."""
+        future: Future = Future()
+        with self._futures_lock:
+            self._futures[dead_letter_id] = future
+        try:
+            self.queue.replay([dead_letter_id])
+        except KeyError:
+            with self._futures_lock:
+                self._futures.pop(dead_letter_id, None)
+            raise
+        with self._wake:
+            self._wake.notify()
         return future
 
-    def dead_letters(self, function_name: str | None = None) -> list[Path]:
-        root = self.dead_letter_dir / function_name if function_name else self.dead_letter_dir
-        return sorted(root.rglob("*.json")) if root.exists() else []
 
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _stopped_error() -> dict:
+    return {
+        "errorType": "RuntimeStopped",
+        "errorMessage": "the runtime stopped; the invocation stays queued and runs at the next start",
+        "stackTrace": [],
+    }

@@ -76,7 +76,7 @@ def test_one_event_per_create_and_none_for_reads_deletes(stack, tmp_path):
     ]
     assert client.get_object_as_string("media", "c.log") == b"line1\nline2\n"
     # The watcher must not report the API's own writes a second time.
-    time.sleep(0.6)
+    assert service.watcher.wait_settled()
     assert len(recorder.records()) == 4
 
 
@@ -90,7 +90,7 @@ def test_watch_mode_emits_once_for_dropped_file(stack):
         time.sleep(0.1)
         fh.write(b"y" * 1000)
     assert wait_for(lambda: len(recorder.records()) == 1)
-    time.sleep(0.5)
+    assert service.watcher.wait_settled()
     records = recorder.records()
     assert len(records) == 1
     content = records[0]["content"]
@@ -118,7 +118,7 @@ def test_watch_ignores_files_present_at_start(tmp_path):
     service = BosService(data, on_event=recorder, watch=True, watch_interval=0.05, settle_seconds=0.1)
     service.start()
     try:
-        time.sleep(0.4)
+        assert service.watcher.wait_settled()
         assert recorder.records() == []
     finally:
         service.stop()

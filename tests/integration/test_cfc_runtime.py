@@ -152,17 +152,16 @@ def test_async_always_failing_goes_to_dead_letter(runtime, tmp_path):
     outcome = runtime.invoke_async("Flaky", event).result(timeout=30)
     assert not outcome.ok and outcome.attempts == 3
     assert (tmp_path / "count").read_text() == "3"
-    [path] = runtime.dead_letters("Flaky")
-    assert path == tmp_path / "data" / "cfc" / "dead-letter" / "Flaky" / f"{outcome.invocation_id}.json"
-    record = json.loads(path.read_text())
-    assert record["event"] == event and record["attempts"] == 3 and record["function"] == "Flaky"
-    assert record["error"]["errorType"] == "ValueError" and "flaky failure #3" in record["error"]["errorMessage"]
+    [dead] = runtime.dead_letters("Flaky")
+    assert dead.id == outcome.dead_letter_id == outcome.invocation_id
+    assert dead.event == event and dead.attempts == 3 and dead.function == "Flaky"
+    assert dead.error["errorType"] == "ValueError" and "flaky failure #3" in dead.error["errorMessage"]
 
 
 def test_async_timeout_is_retried_then_dead_lettered(runtime):
     outcome = runtime.invoke_async("Slow", {"seconds": 3}).result(timeout=30)
     assert not outcome.ok and outcome.attempts == 3 and outcome.error["errorType"] == "Timeout"
-    assert runtime.dead_letters("Slow") == [outcome.dead_letter_path]
+    assert [d.id for d in runtime.dead_letters("Slow")] == [outcome.dead_letter_id]
 
 
 def test_wait_idle(runtime, tmp_path):
@@ -191,26 +190,28 @@ def test_import_error_fails_warm_start(tmp_path):
         rt.stop()
 
 
-def test_stop_ends_running_invocations_into_dead_letter(tmp_path):
+def test_stop_keeps_running_invocations_queued_for_the_next_start(tmp_path):
+    """A stop (Ctrl-C) cuts the running invocation short: it is neither lost nor dead-lettered, the next runtime
+    on the same data dir runs it."""
     rt = CfcRuntime(TEMPLATE, None, tmp_path / "data", retry_delays=(0.01, 0.01), log_sink=Logs())
     future = rt.invoke_async("Slow", {"seconds": 0.9})
     time.sleep(0.4)  # running now (cold start ~0.1 s)
     rt.stop()
     outcome = future.result(timeout=10)
-    assert not outcome.ok and outcome.dead_letter_path is not None and outcome.dead_letter_path.exists()
+    assert not outcome.ok and outcome.dead_letter_id is None and outcome.error["errorType"] == "RuntimeStopped"
+    again = CfcRuntime(TEMPLATE, None, tmp_path / "data", retry_delays=(0.01, 0.01), log_sink=Logs())
+    try:
+        again.start()
+        assert again.recovered == 1
+        assert again.wait_idle(timeout=20) and again.dead_letters() == []
+    finally:
+        again.stop()
 
 
 def test_redrive_dead_letter(runtime, tmp_path):
     counter = tmp_path / "count"
     outcome = runtime.invoke_async("Flaky", {"counter": str(counter), "fail_times": 3}).result(timeout=30)
     assert not outcome.ok
-    redriven = runtime.redrive(outcome.dead_letter_path).result(timeout=30)
+    redriven = runtime.redrive(outcome.dead_letter_id).result(timeout=30)
     assert redriven.ok and redriven.result == {"calls": 4}
-    assert wait_gone(outcome.dead_letter_path) and runtime.dead_letters() == []
-
-
-def wait_gone(path: Path, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while path.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return not path.exists()
+    assert runtime.dead_letters() == []

@@ -26,6 +26,7 @@ from localcloud.stack import LocalStack
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "downstream-secret-from-the-caller"
+URL_TOKEN = "callback-token-from-the-caller"
 
 
 def run_cli(*args, env, check=True):
@@ -46,13 +47,15 @@ def deployment(tmp_path):
         config = json.loads((REPO / "autotranscode.example.json").read_text())
         config["mct"]["endpoint"] = stack.mct_url
         config["downstream"] = {"url": downstream.url}  # its secret comes from the caller's environment
+        del config["callback"]["url_token"]  # so does the callback token: `build` refuses a file holding secrets
         config_path = tmp_path / "autotranscode.json"
         config_path.write_text(json.dumps(config))
         zip_path = tmp_path / "cfc.zip"
+        token_env = {**os.environ, "AUTOTRANSCODE_CALLBACK_URL_TOKEN": URL_TOKEN}
         # the venv provides the dependencies (the functions run on this interpreter, not CFC's 3.10)
-        run_cli("build", "--no-deps", "--config", str(config_path), "--output", str(zip_path), env=os.environ)
+        run_cli("build", "--no-deps", "--config", str(config_path), "--output", str(zip_path), env=token_env)
         env = {
-            **os.environ,
+            **token_env,
             "BCE_ACCESS_KEY_ID": stack.access_key,
             "BCE_ACCESS_KEY_SECRET": stack.secret_key,
             "AUTOTRANSCODE_STORE_URL": f"sqlite:///{tmp_path / 'store.sqlite3'}",

@@ -77,9 +77,9 @@ def test_jobs_redrive_reconcile(setup, capsys, tmp_path):
                     "--env", f"AUTOTRANSCODE_CONFIG={setup[1]}", "--env", f"AUTOTRANSCODE_STORE_URL={store_url}",
                     "--env", "AUTOTRANSCODE_CONFIG_JSON=")  # fmt: skip
     assert code == 0, out
-    assert json.loads(out[out.index("{") :])["submitted"] == 1
+    assert json.loads(out)["submitted"] == 1  # stdout holds the result alone; the logs went to stderr
     code, out = cli(capsys, "jobs", "list", "--json")
-    [row] = [json.loads(line) for line in out.splitlines()]
+    [row] = json.loads(out)
     assert row["status"] == "PENDING" and row["key"] == "incoming/a.mp4"
     wait_for_job(mct.client, row["job_id"], timeout=60)
     code, out = cli(capsys, "reconcile", "--stale-after", "0")
@@ -114,9 +114,36 @@ def test_build_without_deps(tmp_path, monkeypatch, capsys):
 
     monkeypatch.chdir(REPO)
     out_zip = tmp_path / "x.zip"
-    code, out = cli(capsys, "build", "--no-deps", "--output", str(out_zip))
+    # the example config holds a callback token: refused unless told
+    assert main(["build", "--no-deps", "--output", str(out_zip)]) == 2
+    err = capsys.readouterr().err
+    assert "holds secrets (callback.url_token)" in err and "--allow-secrets" in err and not out_zip.exists()
+    assert "local-callback-token-change-me" not in err
+    assert "WARNING mct.endpoint: http://127.0.0.1:18081 is a local address" in err
+    assert "WARNING callback.url_token: looks like a placeholder" in err
+    code, out = cli(capsys, "build", "--no-deps", "--allow-secrets", "--output", str(out_zip))
     assert code == 0
     names = zipfile.ZipFile(out_zip).namelist()
     assert "handlers/on_upload.py" in names and "autotranscode.example.json" in names
     assert not any("__pycache__" in n for n in names)
     time.sleep(0)
+
+
+def test_jobs_list_piped_into_head_ends_quietly(tmp_path):
+    from datetime import timedelta
+
+    from handlers.domain.clock import utcnow
+    from handlers.domain.ids import claim_id_for
+    from handlers.domain.records import Job, Upload
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    store = SqlStore(url)
+    for n in range(3000):  # more than a pipe buffer of table lines
+        key = f"incoming/{n}.mp4"
+        up = store.ensure_upload(Upload(upload_id_for("uploads", key, "e"), "uploads", key, "e", "videos", 1))
+        store.claim(Job(claim_id_for("uploads", key, "e", "360p"), up.upload_id, "360p", "transcode", {}),
+                    utcnow(), timedelta(minutes=5))  # fmt: skip
+    cli = [sys.executable, "-m", "autotranscode.cli", "jobs", "list", "--store-url", url, "--limit", "3000"]
+    run = subprocess.run(f"{' '.join(cli)} | head -2", shell=True, capture_output=True, text=True, timeout=120)
+    assert len(run.stdout.splitlines()) == 2
+    assert "Traceback" not in run.stderr and "BrokenPipeError" not in run.stderr, run.stderr

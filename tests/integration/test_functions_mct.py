@@ -149,6 +149,9 @@ def test_reconciler_finishes_uploads_whose_callbacks_were_lost(cloud, tmp_path):
     mct, receiver, downstream, _ = cloud
     deps = make_deps(tmp_path, mct, downstream, {"url_token": URL_TOKEN})
     mct.client.create_pipeline("autotranscode", "uploads", "uploads")  # no notification at all
+    # a portrait clip gets the portrait variant of the 360p preset (what `autotranscode provision` creates)
+    video = {"codec": "h264", "bitRateInBps": 600000, "maxWidthInPixel": 360, "maxHeightInPixel": 640}
+    mct.client.create_preset("pt_bce_video_mp4_360x640_600kbps", "mp4", video=video)
     event, etag = upload_clip(mct, tmp_path, portrait=True)
     summary = process_upload_event(deps, event)
     jobs = deps.store.jobs_for_upload(upload_id_for("uploads", KEY, etag))

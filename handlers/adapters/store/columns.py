@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-TABLES = ("at_uploads", "at_jobs", "at_callback_messages", "at_deliveries", "at_callback_hints")
+TABLES = ("at_uploads", "at_jobs", "at_callback_messages", "at_deliveries", "at_callback_hints", "at_delivery_attempts")
 
 # Explicit column lists: rows come back as tuples in this order.
 UPLOAD_COLS = "upload_id, bucket, object_key, etag, rule, expected_jobs, skipped, status, created_at, done_at"
@@ -16,6 +16,7 @@ CLAIM_INSERT_COLS = (
 )
 DELIVERY_COLS = "upload_id, status, attempts, last_status_code, last_error, updated_at"
 HINT_COLS = "job_id, seq, received_at, attempts, not_before"
+ATTEMPT_COLS = "upload_id, attempt, sent_at, status_code, error, event"
 
 # Ids per IN (...) list: below every database's bound-parameter limit (old SQLite builds: 999).
 IN_CHUNK = 500

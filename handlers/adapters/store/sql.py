@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_incrementing
+
+from handlers.adapters.store import schema
 from handlers.adapters.store.columns import IN_CHUNK, JOB_COLS, TABLES
 from handlers.adapters.store.dialect import Dialect
 from handlers.adapters.store.drivers import connector, sqlite_connect
 from handlers.adapters.store.pool import Pool
 from handlers.adapters.store.statements import statements_for
 from handlers.adapters.store.url import parse_store_url
-from handlers.domain.records import Delivery, Hint, Job, Upload
+from handlers.domain.records import Delivery, DeliveryAttempt, Hint, Job, Upload
 from handlers.domain.statuses import (
     CLAIMED,
     DELIVERY_DELIVERED,
@@ -37,7 +39,7 @@ T = TypeVar("T")
 
 class SqlStore:
     """The store on a SQL database through its plain DB-API driver: sqlite3, PyMySQL or psycopg 3 (imported only
-    for the database in use). Schema is created on first use."""
+    for the database in use). Opening it creates or migrates the schema (schema.py)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -56,7 +58,7 @@ class SqlStore:
         else:
             self._write_lock = threading.Lock() if parsed.dialect == "sqlite" else None
             self._pool = Pool(*connector(parsed))
-        self._create_schema()
+        self._migrate()
 
     # --- plumbing ---
     @contextmanager
@@ -70,25 +72,26 @@ class SqlStore:
 
     def _write(self, work: Callable[[Any], T]) -> T:
         """Run work(cursor) in one write transaction (serialized per process on SQLite); a deadlock victim
-        (MySQL/PostgreSQL) runs again."""
-        for attempt in range(3):
-            with self._write_lock or nullcontext(), self._connection() as conn:
-                cur = conn.cursor()
+        (MySQL/PostgreSQL) runs again, up to 3 times."""
+        retrying = Retrying(stop=stop_after_attempt(3), retry=retry_if_exception(self._d.is_deadlock), reraise=True)
+        return retrying(self._write_once, work)
+
+    def _write_once(self, work: Callable[[Any], T]) -> T:
+        with self._write_lock or nullcontext(), self._connection() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(self._d.begin)
+                result = work(cur)
+                cur.execute("COMMIT")
+                return result
+            except Exception as exc:
                 try:
-                    cur.execute(self._d.begin)
-                    result = work(cur)
-                    cur.execute("COMMIT")
-                    return result
-                except Exception as exc:
-                    try:
-                        cur.execute("ROLLBACK")
-                    except Exception:
-                        raise exc from None  # the connection is gone: the pool drops it
-                    if attempt == 2 or not self._d.is_deadlock(exc):
-                        raise
-                finally:
-                    cur.close()
-        raise AssertionError("unreachable")
+                    cur.execute("ROLLBACK")
+                except Exception:
+                    raise exc from None  # the connection is gone: the pool drops it
+                raise
+            finally:
+                cur.close()
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[tuple]:
         with self._connection() as conn:
@@ -99,21 +102,16 @@ class SqlStore:
             finally:
                 cur.close()
 
-    def _create_schema(self) -> None:
-        def create(cur: Any) -> None:
-            for statement in self._d.schema():
-                cur.execute(statement)
-
-        for attempt in range(5):
-            try:
-                self._write(create)
+    def _migrate(self) -> None:
+        """Bring the schema up to date (handlers/adapters/store/schema.py); an up-to-date store costs one SELECT."""
+        with self._connection() as conn:
+            if schema.version_of(conn) >= schema.latest():
                 return
-            except Exception:
-                # Cold starts creating the schema at once (PostgreSQL: a unique violation in its catalog): the
-                # losers retry and find the tables.
-                if attempt == 4:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
+        # Cold starts migrating at once wait on the database's lock; retrying is for the rest (PostgreSQL creating
+        # the version table twice at once: a unique violation in its catalog).
+        for attempt in Retrying(stop=stop_after_attempt(5), wait=wait_incrementing(0.05, 0.05), reraise=True):
+            with attempt, self._write_lock or nullcontext(), self._connection() as conn:
+                schema.migrate(conn, self._d)
 
     def dispose(self) -> None:
         """Close the connections (a later call opens new ones; an in-memory database is gone)."""
@@ -127,7 +125,7 @@ class SqlStore:
         """Tests only."""
 
         def drop(cur: Any) -> None:
-            for table in TABLES:
+            for table in (*TABLES, schema.VERSION_TABLE):
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
 
         self._write(drop)
@@ -301,6 +299,36 @@ class SqlStore:
         return [self._delivery(r) for r in rows]
 
     # --- callback hints ---
+    def add_delivery_attempt(self, attempt: DeliveryAttempt) -> None:
+        a = attempt
+        self._change(self._sql.insert_attempt, (a.upload_id, a.attempt, self._d.to_db(a.sent_at), a.status_code,
+                                                a.error, a.event))  # fmt: skip
+
+    def delivery_attempts(self, upload_id: str) -> list[DeliveryAttempt]:
+        f = self._d.from_db
+        rows = self._read(self._sql.select_attempts, (upload_id,))
+        return [DeliveryAttempt(r[0], r[1], f(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    def list_uploads(self, status=None, since=None, bucket=None, key_prefix=None, limit=100):
+        where, params = [], []
+        for condition, value in (("status = ?", status), ("created_at >= ?", self._d.to_db(since)),
+                                 ("bucket = ?", bucket)):  # fmt: skip
+            if value:
+                where.append(condition)
+                params.append(value)
+        sql = self._sql.list_uploads + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at DESC"
+        if not key_prefix:  # the prefix is matched in Python: exact (case-sensitive) on every database
+            sql += f" LIMIT {int(limit)}"
+        uploads = []
+        for r in self._read(self._d.sql(sql), params):
+            up = self._upload(r)
+            if key_prefix and not up.key.startswith(key_prefix):
+                continue
+            uploads.append(up)
+            if len(uploads) >= limit:
+                break
+        return uploads
+
     def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
         if not hints:
             return []

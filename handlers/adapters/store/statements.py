@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from handlers.adapters.store.columns import CLAIM_INSERT_COLS, DELIVERY_COLS, HINT_COLS, JOB_COLS, UPLOAD_COLS
+from handlers.adapters.store.columns import (
+    ATTEMPT_COLS,
+    CLAIM_INSERT_COLS,
+    DELIVERY_COLS,
+    HINT_COLS,
+    JOB_COLS,
+    UPLOAD_COLS,
+)
 from handlers.adapters.store.dialect import Dialect
 from handlers.domain.statuses import FINAL_STATUSES
 
@@ -77,6 +84,11 @@ class Statements:
             "UPDATE at_callback_hints SET attempts = attempts + 1, not_before = ? WHERE job_id = ? AND seq = ?"
         )
         self.select_jobs_in = q(f"SELECT {JOB_COLS} FROM at_jobs WHERE job_id IN ({{}})")
+        self.insert_attempt = q(f"INSERT INTO at_delivery_attempts ({ATTEMPT_COLS}) VALUES (?, ?, ?, ?, ?, ?)")
+        self.select_attempts = q(
+            f"SELECT {ATTEMPT_COLS} FROM at_delivery_attempts WHERE upload_id = ? ORDER BY sent_at, attempt"
+        )
+        self.list_uploads = f"SELECT {UPLOAD_COLS} FROM at_uploads"
 
 
 _BY_DIALECT: dict[str, Statements] = {}

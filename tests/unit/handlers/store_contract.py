@@ -12,7 +12,7 @@ from datetime import timedelta
 from handlers.domain.clock import utcnow
 from handlers.domain.ids import claim_id_for, upload_id_for
 from handlers.domain.lifecycle import is_advance
-from handlers.domain.records import Delivery, Hint, Job, Upload
+from handlers.domain.records import Delivery, DeliveryAttempt, Hint, Job, Upload
 from handlers.domain.statuses import (
     CLAIMED,
     DELIVERY_DELIVERED,
@@ -249,6 +249,39 @@ class StoreContract:
         assert store.get_delivery("u2") is None
 
     # callback hints (asynchronous webhook)
+    def test_delivery_attempts_history(self, store):
+        now = utcnow()
+        store.add_delivery_attempt(DeliveryAttempt("u1", 1, now, None, "ConnectionError: refused", '{"a":1}'))
+        store.add_delivery_attempt(DeliveryAttempt("u2", 1, now, 200, None, "{}"))
+        store.add_delivery_attempt(DeliveryAttempt("u1", 2, now + timedelta(seconds=1), 200, None, '{"a":1}'))
+        got = store.delivery_attempts("u1")
+        assert [(a.attempt, a.status_code, a.error, a.event) for a in got] == [
+            (1, None, "ConnectionError: refused", '{"a":1}'),
+            (2, 200, None, '{"a":1}'),
+        ]
+        assert abs(got[1].sent_at - (now + timedelta(seconds=1))) < timedelta(milliseconds=1)
+        assert store.delivery_attempts("nope") == []
+
+    def test_list_uploads_newest_first_with_filters(self, store):
+        t0 = utcnow() - timedelta(hours=1)
+        a = store.ensure_upload(replace(make_upload(key="in/a.mp4"), created_at=t0))
+        b = store.ensure_upload(replace(make_upload(key="in/B.mp4"), created_at=t0 + timedelta(minutes=10)))
+        c = store.ensure_upload(
+            replace(make_upload(key="x/c.mp4"), bucket="other", created_at=t0 + timedelta(minutes=20))
+        )
+        store.mark_upload_done(b.upload_id, utcnow())
+
+        def ids(uploads):
+            return [u.upload_id for u in uploads]
+
+        assert ids(store.list_uploads()) == [c.upload_id, b.upload_id, a.upload_id]
+        assert ids(store.list_uploads(limit=2)) == [c.upload_id, b.upload_id]
+        assert ids(store.list_uploads(status=UPLOAD_DONE)) == [b.upload_id]
+        assert ids(store.list_uploads(bucket="b")) == [b.upload_id, a.upload_id]
+        assert ids(store.list_uploads(key_prefix="in/")) == [b.upload_id, a.upload_id]
+        assert ids(store.list_uploads(key_prefix="in/b")) == []  # case-sensitive
+        assert ids(store.list_uploads(since=t0 + timedelta(minutes=5), key_prefix="in/", limit=1)) == [b.upload_id]
+
     def test_accept_hints_duplicates_within_and_across_batches(self, store):
         now = utcnow()
         assert store.accept_hints([], now) == []

@@ -183,7 +183,7 @@ def _set(path: str, value):
         ("rules.0.prefixes", "incoming/", "rules.0.prefixes: must be a list [...] (got 'incoming/')"),
         ("rules.0.prefixes", ["a", 3], "rules.0.prefixes.1: must be a string (got 3)"),
         ("rules.0.bucket", "a/b", "rules.0.bucket: a BOS bucket name without slashes, e.g. my-uploads (got 'a/b')"),
-        ("rules.0.targets.0.width", 0, "rules.0.targets.0.width: must be greater than 0 (got 0)"),
+        ("rules.0.targets.0.width", 0, "rules.0.targets.0.width: must be at least 1 (got 0)"),  # whole numbers > 0
         ("rules.0.targets.0.preset", "Bad", "rules.0.targets.0.preset: preset names are lowercase"),
         ("rules.0.thumbnails.0.format", "bmp", "rules.0.thumbnails.0.format: must be one of 'jpg', 'png', 'gif'"),
         ("rules.0.thumbnails.0.width", 5000, "rules.0.thumbnails.0.width: must be at most 2000 (got 5000)"),
@@ -210,6 +210,21 @@ def test_every_problem_is_reported_at_once():
     assert fields == ["mct.region", "rules.0.targets.0.width", "rules.0.sufixes"]
 
 
+def test_every_problem_of_one_object_is_reported_too():
+    data = _set("rules.0.targets.0.key", "out/{basename}")
+    data["rules"][0]["targets"][0]["preset"] = "Bad"
+    data["rules"][0]["targets"][0]["height"] = "tall"
+    msg = errors_of(data)
+    assert "rules.0.targets.0.preset: preset names are lowercase" in msg
+    assert "rules.0.targets.0.height: must be a whole number, e.g. 3 (got 'tall')" in msg
+    assert "rules.0.targets.0.key: unknown placeholder(s) ['basename']" in msg
+
+
+def test_the_schema_pointer_is_accepted_and_ignored():
+    cfg = parse_config({"$schema": "./autotranscode.schema.json", **config_dict()}, env={})
+    assert cfg == parse_config(config_dict(), env={})
+
+
 def test_numbers_and_booleans_written_as_text_are_accepted():
     cfg = parse_config(config_dict(callback={"allow_unauthenticated": "yes"}, submit_concurrency="4"), env={})
     assert cfg.callback.allow_unauthenticated is True and cfg.submit_concurrency == 4
@@ -231,7 +246,7 @@ def test_defaults_and_normalised_values():
 
 def test_config_is_read_only_and_compares_by_value():
     cfg = parse_config(config_dict(), env={})
-    with pytest.raises(AttributeError, match="read-only"):
+    with pytest.raises(AttributeError, match="immutable"):
         cfg.store_url = "sqlite://"  # type: ignore[misc]
     assert cfg == parse_config(config_dict(), env={})
     assert cfg != parse_config(config_dict(submit_concurrency=2), env={})

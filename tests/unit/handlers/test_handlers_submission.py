@@ -5,8 +5,9 @@ import pytest
 
 from handlers import bootstrap, on_upload
 from handlers.domain.ids import upload_id_for
+from handlers.domain.planning import Media, PlannedJob, larger_than_source, media_from_info, plan_for_media
 from handlers.domain.statuses import PENDING, RETRYABLE, SUBMIT_FAILED, UPLOAD_DONE
-from handlers.services.submit import RetryLater, apply_mediainfo, larger_than_source, process_upload_event, source_frame
+from handlers.services.submit import RetryLater, process_upload_event
 from handlers.testing.memory_store import MemoryStore
 from tests.unit.handlers.conftest import bos_event, config_dict, load_event, make_deps
 
@@ -148,8 +149,11 @@ def test_larger_than_source_is_portrait_aware(size, source, larger):
 
 
 def test_source_frame_applies_rotation():
-    assert source_frame({"video": {"width_in_pixel": 1280, "height_in_pixel": 720, "rotate": 90}}) == (720, 1280)
-    assert source_frame({"audio": {}}) is None
+    assert media_from_info({"video": {"width_in_pixel": 1280, "height_in_pixel": 720, "rotate": 90}}).frame == (
+        720,
+        1280,
+    )
+    assert media_from_info({"audio": {"codec": "aac"}}).kind == "audio"
 
 
 def test_mediainfo_skips_larger_renditions():
@@ -173,16 +177,9 @@ def test_mediainfo_keeps_the_smallest_when_all_are_larger():
 
 
 def test_apply_mediainfo_without_keep_smallest():
-    from handlers.services.submit import PlannedJob
-
     planned = [PlannedJob("a", "transcode", {}, (1280, 720)), PlannedJob("t", "thumbnail", {})]
-    keep, skipped = apply_mediainfo(planned, (320, 240), keep_smallest=False)
+    keep, skipped = plan_for_media(planned, Media("video", (320, 240)), keep_smallest=False)
     assert [p.target for p in keep] == ["t"] and skipped[0]["target"] == "a"
-
-
-def test_mediainfo_not_media_submits_anyway(deps):
-    summary = process_upload_event(deps, bos_event("incoming/unknown.mp4"))
-    assert summary["submitted"] == 3
 
 
 def test_mediainfo_transient_failure_is_retryable():

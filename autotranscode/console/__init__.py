@@ -1,0 +1,1 @@
+"""The web console (`autotranscode console`): see docs/console.md."""
