@@ -82,8 +82,8 @@ def analyse(fs: FullStack, key: str, put_at: float, done_at: float, event: dict)
         for name, a, b in zip(PHASES, milestones[:-1], milestones[1:], strict=True)
     }
     total = done_at - put_at
-    return {"total": total, "ffmpeg": ffmpeg, "overhead": total - ffmpeg, "phases": phases,
-            "ffmpeg_processes": len(runs), "callback_job_was_last": note_job == last_job}  # fmt: skip
+    overhead = total - ffmpeg
+    return {"total": total, "ffmpeg": ffmpeg, "overhead": overhead, "phases": phases, "ffmpeg_processes": len(runs)}
 
 
 def p90(values: list[float]) -> float:
