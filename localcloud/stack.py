@@ -44,7 +44,9 @@ from localcloud.storage import LocalStorage
 
 log = logging.getLogger(__name__)
 
-# The handlers' environment contract (handlers/config/loading.py): config file or inline JSON, store URL, MCT creds.
+# The functions' environment contract, as the stand-in CFC sets it: config file or inline JSON, store URL, MCT
+# creds. localcloud must not import handlers/, so these mirror handlers.config's names; tests/unit/localcloud/
+# test_stack_env.py fails if the two ever differ.
 ENV_CONFIG_PATH = "AUTOTRANSCODE_CONFIG"
 ENV_CONFIG_JSON = "AUTOTRANSCODE_CONFIG_JSON"
 ENV_STORE_URL = "AUTOTRANSCODE_STORE_URL"

@@ -1,10 +1,11 @@
-"""Shared pieces of the reliability tests (tests/integration/test_reliability_*.py, issue #7).
+"""Shared pieces of the reliability tests (tests/integration/reliability/test_*.py, issue #7).
 
 - ``report(request, text)``: print a figure line past pytest's capture, so the numbers show in CI output.
 - ``FastEngine``: the MCT engine interface without ffmpeg (outputs are a few bytes, written the engine's way: a temp
   file committed to the target key), so hundreds of jobs finish in seconds. Target keys containing ``/fail/`` fail.
 - ``make_cloud(...)``: localcloud MCT over HTTP (real SDK) + the functions in-process (upload use-case, the
-  self-hosted webhook, the reconciler) + a downstream receiver, wired like ``tests/integration/test_functions_mct``.
+  self-hosted webhook, the reconciler) + a downstream receiver, wired like
+  ``tests/integration/handlers/test_functions_mct``.
 - ``snapshot_store`` / ``mct_job_docs``: state to compare before/after (nothing recorded, nothing created).
 """
 

@@ -8,18 +8,18 @@ import sys
 import threading
 from pathlib import Path
 
+from handlers.config import (
+    ENV_CONFIG_JSON,
+    ENV_CONFIG_PATH,
+    ENV_DOWNSTREAM_SECRET,
+    ENV_SIGN_TOKEN,
+    ENV_STORE_URL,
+    ENV_URL_TOKEN,
+)
 from localcloud import defaults
 
-FORWARDED_SECRETS = (
-    "AUTOTRANSCODE_CALLBACK_URL_TOKEN",
-    "AUTOTRANSCODE_CALLBACK_SIGN_TOKEN",
-    "AUTOTRANSCODE_DOWNSTREAM_SECRET",
-)
-ENV_CONFIG_PATH, ENV_CONFIG_JSON, ENV_STORE_URL = (
-    "AUTOTRANSCODE_CONFIG",
-    "AUTOTRANSCODE_CONFIG_JSON",
-    "AUTOTRANSCODE_STORE_URL",
-)
+# The functions' secrets `up` passes on from its own environment.
+FORWARDED_SECRETS = (ENV_URL_TOKEN, ENV_SIGN_TOKEN, ENV_DOWNSTREAM_SECRET)
 CONSOLE_PORT = 18083
 
 
