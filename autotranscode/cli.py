@@ -22,6 +22,7 @@ COMMANDS = [
     "console",
     "redrive",
     "reconcile",
+    "deliveries",
     "events",
     "invoke",
     "check",

@@ -8,7 +8,8 @@ reaches the service, so a failed request changed nothing (what the SDK's retry p
   timeout = hang ``timeout_s`` then 504), ``api_latency_ms`` added to every request.
 - Callbacks (MCT notifier): ``callback_drop_rate``, ``callback_duplicate_rate`` (one extra copy),
   ``callback_delay_ms`` (random delay up to this, so callbacks overtake each other: reordering).
-- BOS events: ``bos_redeliveries`` extra deliveries of every upload event.
+- BOS events: ``bos_redeliveries`` extra deliveries of every upload event; ``bos_event_drop_rate`` of upload events
+  never delivered (a missing trigger, a function failing past CFC's retries: only the reconciler's sweep finds them).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ SETTINGS_HELP = """fault settings (--faults "name=value,name=value" or $AUTOTRAN
   callback_duplicate_rate=0..1  share of callbacks sent twice
   callback_delay_ms=MS       random delay up to MS per callback copy (callbacks overtake each other)
   bos_redeliveries=N         extra deliveries of every BOS upload event
+  bos_event_drop_rate=0..1   share of BOS upload events never delivered (only the reconciler's sweep finds them)
   seed=N                     make the random choices repeatable"""
 
 
@@ -55,6 +57,7 @@ class FaultConfig:
     callback_duplicate_rate: float = 0.0
     callback_delay_ms: float = 0.0
     bos_redeliveries: int = 0
+    bos_event_drop_rate: float = 0.0
     seed: int | None = None
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -62,7 +65,7 @@ class FaultConfig:
     injected: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
-        for name in ("api_error_rate", "callback_drop_rate", "callback_duplicate_rate"):
+        for name in ("api_error_rate", "callback_drop_rate", "callback_duplicate_rate", "bos_event_drop_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise FaultConfigError(f"fault {name}={value!r} must be between 0 and 1")
@@ -81,7 +84,7 @@ class FaultConfig:
     def active(self) -> bool:
         return any(
             (self.api_error_rate, self.api_latency_ms, self.callback_drop_rate, self.callback_duplicate_rate,
-             self.callback_delay_ms, self.bos_redeliveries)
+             self.callback_delay_ms, self.bos_redeliveries, self.bos_event_drop_rate)
         )  # fmt: skip
 
     @classmethod
@@ -144,6 +147,10 @@ class FaultConfig:
         return [self._random() * self.callback_delay_ms / 1000.0 for _ in range(copies)]
 
     def bos_event_deliveries(self) -> int:
+        """How many times to deliver one upload event: 0 = dropped, 1 + bos_redeliveries otherwise."""
+        if self.bos_event_drop_rate and self._random() < self.bos_event_drop_rate:
+            self._count("bos_event_dropped")
+            return 0
         if self.bos_redeliveries:
             self._count("bos_redelivered", self.bos_redeliveries)
         return 1 + self.bos_redeliveries

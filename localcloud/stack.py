@@ -9,8 +9,9 @@ deployed through it (``autotranscode deploy --endpoint <cfc_url>``) run next to 
 environment. ``template_path=None`` starts with no template functions.
 
 Wiring: every BOS create event (API or file dropped into ``<data_dir>/buckets/<bucket>/``) goes to
-``runtime.dispatch_bos_event``; the functions get environment overrides so they talk to this MCT with the local
-credentials and keep their store in ``data_dir`` (see ``local_function_env``).
+``runtime.dispatch_bos_event``; the functions get environment overrides so they talk to this MCT and BOS with the
+local credentials and keep their store in ``data_dir`` (see ``local_function_env``); crontab triggers run on their
+schedules (``localcloud.cfc.scheduler``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from localcloud.cfc import CfcRuntime
 from localcloud.cfc.api_models import CfcBackend
 from localcloud.cfc.api_urls import CfcGateway
 from localcloud.cfc.pool import LogSink
+from localcloud.cfc.scheduler import CrontabScheduler, triggers_of
 from localcloud.cfc.template import FunctionSpec, load_template
 from localcloud.defaults import (
     BOS_PORT,
@@ -50,7 +52,7 @@ log = logging.getLogger(__name__)
 ENV_CONFIG_PATH = "AUTOTRANSCODE_CONFIG"
 ENV_CONFIG_JSON = "AUTOTRANSCODE_CONFIG_JSON"
 ENV_STORE_URL = "AUTOTRANSCODE_STORE_URL"
-ENV_BOS_ENDPOINT = "AUTOTRANSCODE_BOS_ENDPOINT"  # where the functions write HLS master playlists
+ENV_BOS_ENDPOINT = "AUTOTRANSCODE_BOS_ENDPOINT"  # the functions read and write this BOS
 ENV_ACCESS_KEY = "BCE_ACCESS_KEY_ID"
 ENV_SECRET_KEY = "BCE_ACCESS_KEY_SECRET"
 
@@ -163,9 +165,11 @@ class LocalStack:
         faults: FaultConfig | None = None,
         log_sink: LogSink | None = None,
         retry_delays: tuple[float, ...] | None = None,
+        crontab_every: float | None = None,
     ):
         """Ports 0 pick free ones (tests). ``env_overrides`` are applied after the local ones (same shape as
-        ``CfcRuntime``'s). ``warm`` starts one instance per function at start-up so import errors fail early."""
+        ``CfcRuntime``'s). ``warm`` starts one instance per function at start-up so import errors fail early.
+        ``crontab_every`` (seconds; tests) runs the crontab triggers at this interval instead of their schedule."""
         self.data_dir = Path(data_dir).resolve()
         self.template_path = Path(template_path).resolve() if template_path is not None else None
         self.host = host
@@ -180,6 +184,8 @@ class LocalStack:
         self.faults = faults if faults is not None else FaultConfig.from_env()
         self.log_sink = log_sink
         self.retry_delays = retry_delays
+        self.crontab_every = crontab_every
+        self.scheduler: CrontabScheduler | None = None
         self.storage: LocalStorage | None = None
         self.bos: BosService | None = None
         self.mct = None
@@ -289,6 +295,9 @@ class LocalStack:
             )
             self._serve("bos", cors_for_reads(self.bos.app))
             self.bos.start()
+            self.scheduler = CrontabScheduler(
+                triggers_of(functions), self.runtime.invoke, every=self.crontab_every
+            ).start()
         except BaseException:
             self.stop()
             raise
@@ -301,6 +310,9 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop taking uploads first, then the functions, then MCT. Safe to call twice."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         if self.bos is not None:
             self.bos.stop()
         for name in ("bos", "cfc"):

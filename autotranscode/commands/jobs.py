@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 from autotranscode.commands._functions import add_common, load_deps
 from autotranscode.tables import format_table
+from handlers.domain.statuses import STATUS_RANK
 
-STATUSES = ["CLAIMED", "RETRYABLE", "SUBMIT_FAILED", "PENDING", "RUNNING", "SUCCESS", "FAILED"]
+STATUSES = list(STATUS_RANK)  # every job status, in lifecycle order (handlers/domain/statuses.py)
 
 
 def register(subparsers) -> None:

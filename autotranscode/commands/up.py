@@ -281,6 +281,8 @@ def describe(stack, console_url: str | None = None) -> str:
             lines.append(f"  trigger  BOS {t.bucket}/{t.prefix}*{t.suffix} [{','.join(t.event_types)}] -> {name}")
         for t in spec.http_triggers:
             lines.append(f"  trigger  HTTP {','.join(t.methods)} {stack.cfc_url}{t.resource_path} -> {name}")
+        for t in getattr(spec, "crontab_triggers", ()):
+            lines.append(f"  trigger  CRONTAB {t.schedule} ({t.name}) -> {name}")
     watch = f"; or drop files into {stack.data_dir / 'buckets'}/<bucket>/" if stack.watch else ""
     lines.extend(events_report(stack.runtime))
     lines.append(f"Upload with the BOS SDK{watch}. Ctrl-C stops.")

@@ -215,8 +215,28 @@ class MediainfoCheck(_Model, kw_only=True):
 
 class ReconcileConfig(_Model, kw_only=True):
     stale_after_minutes: Annotated[float, Meta(ge=0)] = 10.0
-    redeliver_after_minutes: Annotated[float, Meta(ge=0)] = 5.0
+    redeliver_after_minutes: Annotated[
+        float, Meta(ge=0, description="first retry of a failed 'upload done' event; then doubling")
+    ] = 5.0
+    redeliver_max_interval_minutes: Annotated[
+        float, Meta(ge=0, description="longest pause between two retries of an event")
+    ] = 60.0
+    redeliver_max_age_hours: Annotated[
+        float, Meta(ge=0, description="stop retrying an event this long after the upload was done (then EXPIRED)")
+    ] = 24.0
     batch_size: Annotated[int, Meta(ge=1, le=1000)] = 100
+
+
+class SweepConfig(_Model, kw_only=True):
+    """The reconciler lists the rules' prefixes in BOS and submits uploads whose event never came."""
+
+    enabled: bool = True
+    grace_minutes: Annotated[float, Meta(ge=0, description="leave objects younger than this to their event")] = 10.0
+    max_age_days: Annotated[float, Meta(ge=0, description="leave objects older than this alone (0: no limit)")] = 7.0
+    max_objects_per_run: Annotated[
+        int, Meta(ge=1, le=1_000_000, description="keys listed per run; the next run goes on from there")
+    ] = 5000
+    max_submissions_per_run: Annotated[int, Meta(ge=1, le=10_000, description="objects submitted per run")] = 100
 
 
 def _presets(v: list[dict[str, Any]]) -> None:
@@ -229,7 +249,8 @@ def _presets(v: list[dict[str, Any]]) -> None:
 
 
 class BosConfig(_Model, kw_only=True):
-    """BOS, where the functions write HLS master playlists."""
+    """BOS, where the functions write HLS master playlists, and which the reconciler's sweep lists and the version
+    check reads (the MCT key needs BOS read access to the watched buckets)."""
 
     endpoint: Annotated[str, Meta(description="BOS endpoint; default https://{mct.region}.bcebos.com")] = ""
 
@@ -254,6 +275,7 @@ class Config(_Model, kw_only=True):
         Meta(description="custom MCT presets for `autotranscode provision` (POST /v3/preset bodies)"),
     ] = field(default_factory=list)
     reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
 
     field_checks: ClassVar[dict[str, Any]] = {"presets": _presets}
 
@@ -284,6 +306,7 @@ __all__ = [
     "MctCredentials",
     "MediainfoCheck",
     "ReconcileConfig",
+    "SweepConfig",
     "Rule",
     "Secret",
     "Target",

@@ -14,5 +14,14 @@ def upload_id_for(bucket: str, key: str, etag: str) -> str:
     return _digest("upload", bucket, key, etag)
 
 
+def object_key_id(bucket: str, key: str) -> str:
+    """One id for every version of an object key."""
+    return _digest("object", bucket, key)
+
+
+def sweep_cursor_id(bucket: str, prefix: str) -> str:
+    return _digest("sweep", bucket, prefix)
+
+
 def claim_id_for(bucket: str, key: str, etag: str, target: str) -> str:
     return _digest("claim", bucket, key, etag, target)

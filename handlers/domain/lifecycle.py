@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from handlers.domain.records import Job
 from handlers.domain.statuses import CLAIMED, RETRYABLE, STATUS_RANK
@@ -27,3 +27,8 @@ def can_take_over(job: Job, now: datetime) -> bool:
 
 def all_final(jobs: Iterable[Job]) -> bool:
     return all(j.final for j in jobs)
+
+
+def redelivery_delay(rounds: int, first: timedelta, longest: timedelta) -> timedelta:
+    """Pause before the next round of attempts at an "upload done" event: first, then doubling, at most longest."""
+    return min(first * (2 ** min(max(rounds - 1, 0), 30)), longest)

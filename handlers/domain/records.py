@@ -22,6 +22,7 @@ class Upload:
     status: str = UPLOAD_OPEN
     created_at: datetime = field(default_factory=utcnow)
     done_at: datetime | None = None
+    redrives: int = 0  # how many times a redrive reopened it after it was done: its event's attempt is this + 1
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,17 @@ class Delivery:
     last_status_code: int | None = None
     last_error: str | None = None
     updated_at: datetime = field(default_factory=utcnow)
+    next_attempt_at: datetime | None = None  # FAILED: when the reconciler tries again; None: not scheduled
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One version (etag) of an object key, in the order the store recorded them. An upload is recorded before
+    its version is checked against BOS, so among the versions that pass the check, a greater seq is a newer object."""
+
+    upload_id: str
+    seq: int
+    superseded_by: str | None = None  # the etag that replaced this version at the key, once found out
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Key template placeholders (all from the *source* object, except preset/ext/targe
   {name}   file name                       clip.MOV
   {stem}   file name without extension     clip
   {source_ext} source extension, no dot    MOV
+  {etag}   the source version's etag       0cd0545962d6f4c915fe2051a835032d (one output per version of a key)
   {preset} the target's preset name        bce.video_mp4_1280x720_2048kbps
   {ext}    the *output* extension          mp4 (target.ext, else derived from the preset name)
   {target} the target's name
@@ -20,9 +21,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-PLACEHOLDERS = frozenset({"key", "dir", "name", "stem", "source_ext", "preset", "ext", "target"})
+PLACEHOLDERS = frozenset({"key", "dir", "name", "stem", "source_ext", "etag", "preset", "ext", "target"})
 # Placeholders whose value depends on the uploaded object (unknown when the config is checked).
-SOURCE_PLACEHOLDERS = frozenset({"key", "dir", "name", "stem", "source_ext"})
+SOURCE_PLACEHOLDERS = frozenset({"key", "dir", "name", "stem", "source_ext", "etag"})
 
 _SIZE_RE = re.compile(r"(\d{2,5})x(\d{2,5})")
 # Container word in a preset name -> file extension of the output.
@@ -74,8 +75,10 @@ def source_fields(key: str) -> dict[str, str]:
     return {"key": key, "dir": directory, "name": name, "stem": stem, "source_ext": ext}
 
 
-def render_key(template: str, source_key: str, *, preset: str = "", ext: str = "", target: str = "") -> str:
-    values = source_fields(source_key) | {"preset": preset, "ext": ext, "target": target}
+def render_key(
+    template: str, source_key: str, *, preset: str = "", ext: str = "", target: str = "", etag: str = ""
+) -> str:
+    values = source_fields(source_key) | {"etag": etag, "preset": preset, "ext": ext, "target": target}
     rendered = template.format(**values)
     rendered = re.sub(r"/{2,}", "/", rendered).lstrip("/")
     return rendered

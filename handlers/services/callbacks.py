@@ -17,6 +17,7 @@ from handlers.services import completion
 from handlers.services.deps import Deps
 from handlers.services.ports import MctError, MctNotFound
 from handlers.services.retry import with_retries
+from handlers.services.submit import submit_waiting_newer
 from handlers.wire.mct_notification import MalformedNotification, parse_notification
 from handlers.wire.mct_sign import constant_time_equal, verify_mct_notification
 from handlers.wire.mct_views import JobView
@@ -73,6 +74,7 @@ def apply_job_view(deps: Deps, job: Job, view: JobView) -> bool:
     # Even when unchanged: a previous attempt may have died between the update and the completion.
     if view.status in FINAL_STATUSES:
         completion.maybe_complete(deps, job.upload_id)
+        submit_waiting_newer(deps, job.upload_id)  # a newer version of the key may wait for this job's output
     return changed
 
 

@@ -25,4 +25,5 @@ class Deps:
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], datetime] = utcnow
     extra: dict[str, Any] = field(default_factory=dict)
-    bos: BosPort | None = None  # HLS master playlists; None: not written
+    # BOS: HLS master playlists, the sweep's listing, the version check; None: none of them runs.
+    bos: BosPort | None = None

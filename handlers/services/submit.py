@@ -27,7 +27,7 @@ from handlers.domain.records import Job, Upload
 from handlers.domain.rules import first_matching_rule, render_key
 from handlers.domain.statuses import CLAIMED, KIND_THUMBNAIL, KIND_TRANSCODE, RETRYABLE, SUBMIT_FAILED
 from handlers.logs import logger
-from handlers.services import completion
+from handlers.services import completion, versions
 from handlers.services.deps import Deps
 from handlers.services.ports import MctError
 from handlers.services.retry import with_retries
@@ -75,14 +75,14 @@ def plan_jobs(cfg: Config, rule: Rule, obj: ObjectCreated) -> list[PlannedJob]:
     pipeline = cfg.pipeline_for(rule)
     planned = []
     for t in rule.targets:
-        key = render_key(t.key, obj.key, preset=t.preset, ext=t.extension, target=t.target_name)
+        key = render_key(t.key, obj.key, preset=t.preset, ext=t.extension, target=t.target_name, etag=obj.etag)
         # Always explicit: outputs land where the recursion guard checked (the rule's bucket unless set).
         target: dict[str, Any] = {"targetKey": key, "presetName": t.preset, "targetBucket": t.bucket or rule.bucket}
         request = {"pipeline": pipeline, "source": {"sourceKey": obj.key}, "target": target}
         needs_video = preset_has_video(t.preset, cfg.presets)
         planned.append(PlannedJob(t.target_name, KIND_TRANSCODE, request, t.frame_size, needs_video))
     for th in rule.thumbnails:
-        prefix = render_key(th.key_prefix, obj.key, target=th.name)
+        prefix = render_key(th.key_prefix, obj.key, target=th.name, etag=obj.etag)
         ttarget: dict[str, Any] = {"keyPrefix": prefix, "format": th.format, "targetBucket": th.bucket or rule.bucket}
         if th.width:
             ttarget["widthInPixel"] = th.width
@@ -129,6 +129,9 @@ def submit_claim(deps: Deps, upload: Upload, p: PlannedJob) -> dict[str, Any]:
             before.status == CLAIMED or (before.status == RETRYABLE and (before.last_error or "").startswith(LOOKUP))
         )
         job_id = _created_before(deps, p, current) if died else None
+        hold = versions.check_before_create(deps, upload, r) if job_id is None else None
+        if hold is not None:
+            return _held(deps, upload, claim, p, hold)
         if job_id is not None:
             logger.info("adopting a job created by an earlier attempt", extra={"target": p.target, "job_id": job_id})
         elif p.kind == KIND_TRANSCODE:
@@ -145,6 +148,26 @@ def submit_claim(deps: Deps, upload: Upload, p: PlannedJob) -> dict[str, Any]:
     store.record_submitted(claim.claim_id, job_id, deps.now())
     logger.info("job created", extra={"target": p.target, "job_id": job_id, "key": upload.key})
     return {"target": p.target, "outcome": "submitted", "job_id": job_id}
+
+
+def _held(deps: Deps, upload: Upload, claim: Job, p: PlannedJob, hold: versions.Hold) -> dict[str, Any]:
+    """No job now: superseded (final, never) or waiting for an older version's job on the same output (later)."""
+    if hold.superseded_by is not None:
+        deps.store.record_superseded(claim.claim_id, hold.reason, deps.now())
+        deps.store.mark_superseded(upload.upload_id, hold.superseded_by)
+        logger.info("not transcoded: superseded", extra={"target": p.target, "key": upload.key})
+        return {"target": p.target, "outcome": "superseded", "reason": hold.reason}
+    deps.store.record_submit_failed(claim.claim_id, hold.reason, True, deps.now())
+    logger.info("job waits", extra={"target": p.target, "key": upload.key, "reason": hold.reason})
+    return {"target": p.target, "outcome": "waiting", "reason": hold.reason}
+
+
+def submit_waiting_newer(deps: Deps, upload_id: str) -> list[dict[str, Any]]:
+    """A job of this upload became final: submit the claims of newer versions of the key that waited for it."""
+    outcomes = []
+    for upload, job in versions.waiting_newer_claims(deps, upload_id):
+        outcomes.append(submit_claim(deps, upload, PlannedJob(job.target, job.kind, job.request)))
+    return outcomes
 
 
 def _created_before(deps: Deps, p: PlannedJob, claim: Job) -> str | None:
@@ -203,6 +226,8 @@ def submit_object(deps: Deps, obj: ObjectCreated, pool: ThreadPoolExecutor) -> O
     upload = store.ensure_upload(
         Upload(upload_id, obj.bucket, obj.key, obj.etag, rule.rule_name, len(planned), skipped, created_at=deps.now())
     )
+    if deps.bos is not None:  # numbered before its claims: see handlers.services.versions
+        store.record_version(upload_id, obj.bucket, obj.key)
     outcomes = list(pool.map(lambda p: submit_claim(deps, upload, p), planned))
     result.jobs = outcomes
     result.retryable = any(o["outcome"] == "retryable" for o in outcomes)
@@ -245,6 +270,8 @@ def process_upload_event(deps: Deps, event: Any) -> dict[str, Any]:
         "existing": 0,
         "failed": 0,
         "retryable": 0,
+        "waiting": 0,
+        "superseded": 0,
         "skipped": 0,
         "ignored": 0,
         "bad": 0,

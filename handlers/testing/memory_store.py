@@ -8,17 +8,21 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from handlers.domain.ids import object_key_id
 from handlers.domain.lifecycle import can_take_over, is_advance
-from handlers.domain.records import Delivery, DeliveryAttempt, Hint, Job, Upload
+from handlers.domain.records import Delivery, DeliveryAttempt, Hint, Job, ObjectVersion, Upload
 from handlers.domain.statuses import (
     CLAIMED,
     DELIVERY_DELIVERED,
+    DELIVERY_FAILED,
     DELIVERY_PENDING,
+    DELIVERY_SENDING,
     FAILED,
     PENDING,
     RETRYABLE,
     RUNNING,
     SUBMIT_FAILED,
+    SUPERSEDED,
     UPLOAD_DONE,
     UPLOAD_OPEN,
 )
@@ -33,6 +37,9 @@ class MemoryStore:
         self.deliveries: dict[str, Delivery] = {}
         self.hints: dict[str, Hint] = {}
         self.attempts: list[DeliveryAttempt] = []
+        self.sweep_markers: dict[str, str | None] = {}
+        self.key_seqs: dict[str, int] = {}
+        self.versions: dict[str, tuple[str, ObjectVersion]] = {}  # upload id -> (key id, version)
 
     def ensure_upload(self, upload: Upload) -> Upload:
         with self._lock:
@@ -67,6 +74,11 @@ class MemoryStore:
             status = RETRYABLE if retryable else SUBMIT_FAILED
             self.jobs[claim_id] = replace(cur, status=status, last_error=error, updated_at=now)
 
+    def record_superseded(self, claim_id: str, reason: str, now: datetime) -> None:
+        with self._lock:
+            cur = self.jobs[claim_id]
+            self.jobs[claim_id] = replace(cur, status=SUPERSEDED, last_error=reason, updated_at=now)
+
     def get_job(self, job_id: str) -> Job | None:
         return next((j for j in self.jobs.values() if j.job_id == job_id), None)
 
@@ -97,7 +109,9 @@ class MemoryStore:
             self.reopen_upload(cur.upload_id)
             delivery = self.deliveries.get(cur.upload_id)
             if delivery is not None:
-                self.deliveries[cur.upload_id] = replace(delivery, status=DELIVERY_PENDING, updated_at=now)
+                self.deliveries[cur.upload_id] = replace(
+                    delivery, status=DELIVERY_PENDING, updated_at=now, next_attempt_at=None
+                )
             return True
 
     def mark_upload_done(self, upload_id: str, now: datetime) -> bool:
@@ -111,8 +125,8 @@ class MemoryStore:
     def reopen_upload(self, upload_id: str) -> None:
         with self._lock:
             cur = self.uploads.get(upload_id)
-            if cur is not None:
-                self.uploads[upload_id] = replace(cur, status=UPLOAD_OPEN, done_at=None)
+            if cur is not None and cur.status == UPLOAD_DONE:
+                self.uploads[upload_id] = replace(cur, status=UPLOAD_OPEN, done_at=None, redrives=cur.redrives + 1)
 
     def remember_message(self, message_id: str, now: datetime) -> bool:
         with self._lock:
@@ -169,6 +183,60 @@ class MemoryStore:
         with self._lock:
             uploads = sorted(self.uploads.values(), key=lambda u: u.created_at, reverse=True)
         return [u for u in uploads if upload_filter(u, status, since, bucket, key_prefix)][:limit]
+
+    def due_deliveries(self, now, pending_before, limit, sending_before=None) -> list[Delivery]:
+        with self._lock:
+            ds = [
+                d
+                for d in self.deliveries.values()
+                if (d.status == DELIVERY_FAILED and (d.next_attempt_at or d.updated_at) <= now)
+                or (d.status == DELIVERY_PENDING and d.updated_at < pending_before)
+                or (d.status == DELIVERY_SENDING and sending_before is not None and d.updated_at < sending_before)
+            ]
+        return sorted(ds, key=lambda d: d.updated_at)[:limit]
+
+    def claim_delivery(self, seen: Delivery, now: datetime) -> bool:
+        with self._lock:
+            current = self.deliveries.get(seen.upload_id)
+            if current is None or (current.status, current.attempts) != (seen.status, seen.attempts):
+                return False
+            self.deliveries[seen.upload_id] = replace(current, status=DELIVERY_SENDING, updated_at=now)
+            return True
+
+    def existing_uploads(self, upload_ids: list[str]) -> set[str]:
+        return {u for u in upload_ids if u in self.uploads}
+
+    def sweep_marker(self, cursor_id: str) -> str | None:
+        return self.sweep_markers.get(cursor_id)
+
+    def set_sweep_marker(self, cursor_id: str, marker: str | None, now: datetime) -> None:
+        with self._lock:
+            self.sweep_markers[cursor_id] = marker
+
+    def record_version(self, upload_id: str, bucket: str, key: str) -> ObjectVersion:
+        with self._lock:
+            if upload_id not in self.versions:
+                key_id = object_key_id(bucket, key)
+                self.key_seqs[key_id] = self.key_seqs.get(key_id, 0) + 1
+                self.versions[upload_id] = (key_id, ObjectVersion(upload_id, self.key_seqs[key_id]))
+            return self.versions[upload_id][1]
+
+    def get_version(self, upload_id: str) -> ObjectVersion | None:
+        found = self.versions.get(upload_id)
+        return found[1] if found else None
+
+    def object_versions(self, bucket: str, key: str) -> list[ObjectVersion]:
+        key_id = object_key_id(bucket, key)
+        with self._lock:
+            return sorted((v for k, v in self.versions.values() if k == key_id), key=lambda v: v.seq)
+
+    def mark_superseded(self, upload_id: str, by_etag: str) -> bool:
+        with self._lock:
+            found = self.versions.get(upload_id)
+            if found is None or found[1].superseded_by is not None:
+                return False
+            self.versions[upload_id] = (found[0], replace(found[1], superseded_by=by_etag))
+            return True
 
     def accept_hints(self, hints: list[tuple[str, str | None]], now: datetime) -> list[bool]:
         with self._lock:

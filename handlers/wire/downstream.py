@@ -9,8 +9,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from handlers.domain.records import Job, Upload
-from handlers.domain.statuses import KIND_THUMBNAIL, SUCCESS
+from handlers.domain.records import Job, ObjectVersion, Upload
+from handlers.domain.statuses import KIND_THUMBNAIL, SUCCESS, SUPERSEDED
 from handlers.wire.bce_time import bce_time
 from handlers.wire.mct_sign import header
 
@@ -56,16 +56,20 @@ def verify_downstream_signature(
     return any(hmac.compare_digest(expected, part.strip()) for part in sig.split(","))
 
 
-def event_id(upload: Upload, jobs: list[Job]) -> str:
+def event_id(upload: Upload) -> str:
     """The id of one outcome of an upload: the same for every redelivery of that outcome (dedupe on it), a new one
-    after a redrive (the upload is done again, later, with more attempts)."""
-    attempts = sum(j.attempts for j in jobs)
-    basis = f"{upload.upload_id}|{bce_time(upload.done_at)}|{attempts}|{','.join(j.job_id or '' for j in jobs)}"
+    after a redrive reopened it (a new outcome of the same upload)."""
+    basis = f"{upload.upload_id}|{upload.redrives}"
     return "evt-" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
 
 
-def build_event(upload: Upload, jobs: list[Job], hls_master: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The event; `hls_master` ({"bucket", "key", "variants"}) names the adaptive-bitrate master playlist."""
+def build_event(
+    upload: Upload, jobs: list[Job], hls_master: dict[str, Any] | None = None, version: ObjectVersion | None = None
+) -> dict[str, Any]:
+    """The event of one version of an object (upload.etag); `hls_master` ({"bucket", "key", "variants"}) names the
+    adaptive-bitrate master playlist. `version` (when the store tracks versions): its number among the key's
+    versions, and the etag that replaced it at the key, if any: then status is SUPERSEDED and the outputs (when there
+    are any) may already hold the newer version's renditions."""
     outputs, thumbnails, errors = [], [], []
     for j in jobs:
         target = j.request.get("target", {})
@@ -88,7 +92,7 @@ def build_event(upload: Upload, jobs: list[Job], hls_master: dict[str, Any] | No
             if j.request.get("note"):  # a planning choice, e.g. the portrait preset used
                 entry["note"] = j.request["note"]
             outputs.append(entry)
-        if j.status != SUCCESS:
+        if j.status not in (SUCCESS, SUPERSEDED):
             err = j.result.get("error") or {"code": j.status, "message": j.last_error or "job did not succeed"}
             errors.append({"target": j.target, "job_id": j.job_id, **err})
     if not jobs:  # nothing was made (e.g. the source is not media): say why
@@ -96,11 +100,14 @@ def build_event(upload: Upload, jobs: list[Job], hls_master: dict[str, Any] | No
                   for s in upload.skipped]  # fmt: skip
     ok = sum(1 for j in jobs if j.status == SUCCESS)
     status = "SUCCESS" if jobs and ok == len(jobs) else ("FAILED" if ok == 0 else "PARTIAL")
-    attempt = max((j.attempts for j in jobs), default=1)
+    superseded_by = version.superseded_by if version is not None else None
+    if superseded_by is not None:
+        status = SUPERSEDED
+    attempt = upload.redrives + 1
     event: dict[str, Any] = {
         "type": EVENT_TYPE,
         "version": 1,
-        "id": event_id(upload, jobs),
+        "id": event_id(upload),
         "attempt": attempt,
         "status": status,
         "upload": {
@@ -111,6 +118,8 @@ def build_event(upload: Upload, jobs: list[Job], hls_master: dict[str, Any] | No
             "rule": upload.rule,
             "created_at": bce_time(upload.created_at),
             "done_at": bce_time(upload.done_at),
+            "version": version.seq if version is not None else None,
+            "superseded_by": superseded_by,
         },
         "outputs": outputs,
         "thumbnails": thumbnails,

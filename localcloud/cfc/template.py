@@ -5,8 +5,8 @@ CodeUri, MemorySize (128), Timeout (3 s), Environment.Variables, Events of Type 
 gives defaults. Every key is case-sensitive. Errors name the resource, the field and the value.
 
 bsam has no crontab event type, so a function's CFC crontab trigger is declared in the resource's
-``Metadata.autotranscode.Crontab`` (``Name``, ``ScheduleExpression``; bsam ignores Metadata). localcloud does not run
-it; ``autotranscode deploy`` creates it.
+``Metadata.autotranscode.Crontab`` (``Name``, ``ScheduleExpression``; bsam ignores Metadata). localcloud runs it on
+its schedule (``localcloud.cfc.scheduler``); ``autotranscode deploy`` creates it.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_incrementing
+
 from handlers.adapters.store.url import StoreUrl
 
 
@@ -16,10 +18,19 @@ def sqlite_connect(path: str) -> Any:
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
     if path != ":memory:":
         # WAL: readers never block the writer and a commit is one append, not several fsyncs; NORMAL sync in
-        # WAL mode is still safe against corruption.
-        conn.execute("PRAGMA journal_mode=WAL")
+        # WAL mode is still safe against corruption. Setting it can answer "database is locked" at once, without
+        # the busy timeout, while another process recovers the file after a crash or migrates it (several
+        # functions cold-starting together after `autotranscode up` was killed): try again for a while.
+        for attempt in Retrying(stop=stop_after_delay(30), wait=wait_incrementing(0.05, 0.05, max=0.5),
+                                retry=retry_if_exception(_locked), reraise=True):  # fmt: skip
+            with attempt:
+                conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+def _locked(exc: BaseException) -> bool:
+    return "database is locked" in str(exc)
 
 
 def connector(url: StoreUrl) -> tuple[Callable[[], Any], Callable[[Any], None] | None]:

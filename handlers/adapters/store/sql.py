@@ -18,17 +18,21 @@ from handlers.adapters.store.drivers import connector, sqlite_connect
 from handlers.adapters.store.pool import Pool
 from handlers.adapters.store.statements import statements_for
 from handlers.adapters.store.url import parse_store_url
-from handlers.domain.records import Delivery, DeliveryAttempt, Hint, Job, Upload
+from handlers.domain.ids import object_key_id
+from handlers.domain.records import Delivery, DeliveryAttempt, Hint, Job, ObjectVersion, Upload
 from handlers.domain.statuses import (
     CLAIMED,
     DELIVERY_DELIVERED,
+    DELIVERY_FAILED,
     DELIVERY_PENDING,
+    DELIVERY_SENDING,
     FAILED,
     PENDING,
     RETRYABLE,
     RUNNING,
     STATUS_RANK,
     SUBMIT_FAILED,
+    SUPERSEDED,
     UPLOAD_DONE,
     UPLOAD_OPEN,
 )
@@ -169,7 +173,8 @@ class SqlStore:
     def ensure_upload(self, upload: Upload) -> Upload:
         dt = self._d.to_db
         params = (upload.upload_id, upload.bucket, upload.key, upload.etag, upload.rule, upload.expected_jobs,
-                  json.dumps(upload.skipped), upload.status, dt(upload.created_at), dt(upload.done_at))  # fmt: skip
+                  json.dumps(upload.skipped), upload.status, dt(upload.created_at), dt(upload.done_at),
+                  upload.redrives)  # fmt: skip
         self._change(self._sql.insert_upload, params)
         found = self.get_upload(upload.upload_id)
         assert found is not None
@@ -204,6 +209,10 @@ class SqlStore:
     def record_submit_failed(self, claim_id: str, error: str, retryable: bool, now: datetime) -> None:
         status = RETRYABLE if retryable else SUBMIT_FAILED
         params = (status, STATUS_RANK[status], error, self._d.to_db(now), claim_id)
+        self._change(self._sql.record_submit_failed, params)
+
+    def record_superseded(self, claim_id: str, reason: str, now: datetime) -> None:
+        params = (SUPERSEDED, STATUS_RANK[SUPERSEDED], reason, self._d.to_db(now), claim_id)
         self._change(self._sql.record_submit_failed, params)
 
     def get_job(self, job_id: str) -> Job | None:
@@ -245,8 +254,9 @@ class SqlStore:
                 return False
             cur.execute(s.select_claim_upload, (claim_id,))
             upload_id = cur.fetchone()[0]
-            cur.execute(s.reopen_upload, (UPLOAD_OPEN, upload_id))
+            cur.execute(s.reopen_upload, (UPLOAD_OPEN, upload_id, UPLOAD_DONE))
             cur.execute(s.reset_delivery, (DELIVERY_PENDING, when, upload_id))
+            cur.execute(s.clear_schedule, (upload_id,))
             return True
 
         return self._write(work)
@@ -256,7 +266,7 @@ class SqlStore:
         return self._change(self._sql.mark_upload_done, params) == 1
 
     def reopen_upload(self, upload_id: str) -> None:
-        self._change(self._sql.reopen_upload, (UPLOAD_OPEN, upload_id))
+        self._change(self._sql.reopen_upload, (UPLOAD_OPEN, upload_id, UPLOAD_DONE))
 
     # --- callbacks ---
     def remember_message(self, message_id: str, now: datetime) -> bool:
@@ -304,9 +314,18 @@ class SqlStore:
         return found
 
     def record_delivery(self, delivery: Delivery) -> None:
-        d = delivery
-        params = (d.status, d.attempts, d.last_status_code, d.last_error, self._d.to_db(d.updated_at), d.upload_id)
-        self._change(self._sql.update_delivery, params)
+        d, s, dt = delivery, self._sql, self._d.to_db
+        params = (d.status, d.attempts, d.last_status_code, d.last_error, dt(d.updated_at), d.upload_id)
+
+        def record(cur: Any) -> None:
+            cur.execute(s.update_delivery, params)
+            if d.next_attempt_at is None:
+                cur.execute(s.clear_schedule, (d.upload_id,))
+            else:
+                cur.execute(s.insert_schedule, (d.upload_id, dt(d.next_attempt_at)))
+                cur.execute(s.update_schedule, (dt(d.next_attempt_at), d.upload_id))
+
+        self._write(record)
 
     def get_delivery(self, upload_id: str) -> Delivery | None:
         rows = self._read(self._sql.select_delivery, (upload_id,))
@@ -315,6 +334,70 @@ class SqlStore:
     def undelivered(self, older_than: datetime, limit: int) -> list[Delivery]:
         rows = self._read(self._sql.undelivered, (DELIVERY_DELIVERED, self._d.to_db(older_than), limit))
         return [self._delivery(r) for r in rows]
+
+    def due_deliveries(self, now, pending_before, limit, sending_before=None) -> list[Delivery]:
+        dt = self._d.to_db
+        # No takeover of SENDING rows without a cutoff: a time before any row ever written.
+        sending = dt(sending_before) if sending_before is not None else dt(datetime(1970, 1, 1))
+        params = (DELIVERY_FAILED, dt(now), DELIVERY_PENDING, dt(pending_before), DELIVERY_SENDING, sending, limit)
+        return [self._delivery(r) for r in self._read(self._sql.due_deliveries, params)]
+
+    def claim_delivery(self, seen: Delivery, now: datetime) -> bool:
+        params = (DELIVERY_SENDING, self._d.to_db(now), seen.upload_id, seen.status, seen.attempts)
+        return self._change(self._sql.claim_delivery, params) == 1
+
+    # --- the sweep ---
+    def existing_uploads(self, upload_ids: list[str]) -> set[str]:
+        ids = sorted(set(upload_ids))
+        found: set[str] = set()
+        for i in range(0, len(ids), IN_CHUNK):
+            chunk = ids[i : i + IN_CHUNK]
+            sql = self._sql.select_uploads_in.format(", ".join([self._d.sql("?")] * len(chunk)))
+            found.update(r[0] for r in self._read(sql, chunk))
+        return found
+
+    def sweep_marker(self, cursor_id: str) -> str | None:
+        rows = self._read(self._sql.select_sweep_marker, (cursor_id,))
+        return rows[0][0] if rows else None
+
+    def set_sweep_marker(self, cursor_id: str, marker: str | None, now: datetime) -> None:
+        s, when = self._sql, self._d.to_db(now)
+
+        def save(cur: Any) -> None:
+            cur.execute(s.insert_sweep_cursor, (cursor_id, marker, when))
+            cur.execute(s.update_sweep_cursor, (marker, when, cursor_id))
+
+        self._write(save)
+
+    # --- object versions ---
+    def record_version(self, upload_id: str, bucket: str, key: str) -> ObjectVersion:
+        s, key_id = self._sql, object_key_id(bucket, key)
+
+        def record(cur: Any) -> ObjectVersion:
+            cur.execute(s.select_version, (upload_id,))
+            row = cur.fetchone()
+            if row is None:
+                cur.execute(s.insert_object_key, (key_id, 0))
+                cur.execute(s.bump_object_key, (key_id,))  # locks the key's row: one number per version
+                cur.execute(s.select_object_key, (key_id,))
+                seq = cur.fetchone()[0]
+                cur.execute(s.insert_version, (upload_id, key_id, seq, None))
+                cur.execute(s.select_version, (upload_id,))
+                row = cur.fetchone()
+            return ObjectVersion(row[0], int(row[1]), row[2])
+
+        return self._write(record)
+
+    def get_version(self, upload_id: str) -> ObjectVersion | None:
+        rows = self._read(self._sql.select_version, (upload_id,))
+        return ObjectVersion(rows[0][0], int(rows[0][1]), rows[0][2]) if rows else None
+
+    def object_versions(self, bucket: str, key: str) -> list[ObjectVersion]:
+        rows = self._read(self._sql.select_versions, (object_key_id(bucket, key),))
+        return [ObjectVersion(r[0], int(r[1]), r[2]) for r in rows]
+
+    def mark_superseded(self, upload_id: str, by_etag: str) -> bool:
+        return self._change(self._sql.mark_superseded, (by_etag[:128], upload_id)) == 1
 
     # --- callback hints ---
     def add_delivery_attempt(self, attempt: DeliveryAttempt) -> None:
@@ -384,7 +467,7 @@ class SqlStore:
     # --- rows -> records ---
     def _upload(self, r: Sequence[Any]) -> Upload:
         f = self._d.from_db
-        return Upload(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "[]"), r[7], f(r[8]), f(r[9]))
+        return Upload(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "[]"), r[7], f(r[8]), f(r[9]), r[10])
 
     def _job(self, r: Sequence[Any]) -> Job:
         f = self._d.from_db
@@ -392,7 +475,7 @@ class SqlStore:
                    f(r[10]), f(r[11]), f(r[12]))  # fmt: skip
 
     def _delivery(self, r: Sequence[Any]) -> Delivery:
-        return Delivery(r[0], r[1], r[2], r[3], r[4], self._d.from_db(r[5]))
+        return Delivery(r[0], r[1], r[2], r[3], r[4], self._d.from_db(r[5]), self._d.from_db(r[6]))
 
 
 def _accepted(hints: list[tuple[str, str | None]], new_ids: set[str]) -> tuple[list[bool], dict[str, int]]:

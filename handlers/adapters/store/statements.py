@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.adapters.store.columns import (
     ATTEMPT_COLS,
     CLAIM_INSERT_COLS,
-    DELIVERY_COLS,
+    DELIVERY_SELECT,
     HINT_COLS,
     JOB_COLS,
     UPLOAD_COLS,
@@ -51,7 +51,11 @@ class Statements:
         self.mark_upload_done = q("UPDATE at_uploads SET status = ?, done_at = ? WHERE upload_id = ? AND status = ?")
         self.select_claim_upload = q("SELECT upload_id FROM at_jobs WHERE claim_id = ?")
         self.reset_delivery = q("UPDATE at_deliveries SET status = ?, updated_at = ? WHERE upload_id = ?")
-        self.reopen_upload = q("UPDATE at_uploads SET status = ?, done_at = NULL WHERE upload_id = ?")
+        self.clear_schedule = q("DELETE FROM at_delivery_schedule WHERE upload_id = ?")
+        self.reopen_upload = q(
+            "UPDATE at_uploads SET status = ?, done_at = NULL, redrives = redrives + 1 "
+            "WHERE upload_id = ? AND status = ?"
+        )
         self.insert_message = d.insert_if_absent("at_callback_messages", "message_id, seen_at", "message_id")
         self.select_message = q("SELECT 1 FROM at_callback_messages WHERE message_id = ?")
         self.stale_jobs = q(
@@ -70,10 +74,37 @@ class Statements:
             "UPDATE at_deliveries SET status = ?, attempts = ?, last_status_code = ?, last_error = ?, updated_at = ? "
             "WHERE upload_id = ?"
         )
-        self.select_delivery = q(f"SELECT {DELIVERY_COLS} FROM at_deliveries WHERE upload_id = ?")
+        self.insert_schedule = d.insert_if_absent("at_delivery_schedule", "upload_id, next_attempt_at", "upload_id")
+        self.update_schedule = q("UPDATE at_delivery_schedule SET next_attempt_at = ? WHERE upload_id = ?")
+        self.claim_delivery = q(
+            "UPDATE at_deliveries SET status = ?, updated_at = ? WHERE upload_id = ? AND status = ? AND attempts = ?"
+        )
+        self.select_delivery = q(f"{DELIVERY_SELECT} WHERE d.upload_id = ?")
         self.undelivered = q(
-            f"SELECT {DELIVERY_COLS} FROM at_deliveries WHERE status <> ? AND updated_at < ? "
-            "ORDER BY updated_at LIMIT ?"
+            f"{DELIVERY_SELECT} WHERE d.status <> ? AND d.updated_at < ? ORDER BY d.updated_at LIMIT ?"
+        )
+        # Due: FAILED with its next attempt reached (none recorded: at once), or PENDING for a while (a crash between
+        # marking the upload done and the first attempt).
+        self.due_deliveries = q(
+            f"{DELIVERY_SELECT} WHERE (d.status = ? AND COALESCE(s.next_attempt_at, d.updated_at) <= ?) "
+            "OR (d.status = ? AND d.updated_at < ?) OR (d.status = ? AND d.updated_at < ?) "
+            "ORDER BY d.updated_at LIMIT ?"
+        )
+        self.select_uploads_in = q("SELECT upload_id FROM at_uploads WHERE upload_id IN ({})")
+        self.select_sweep_marker = q("SELECT marker FROM at_sweep_cursors WHERE cursor_id = ?")
+        self.insert_sweep_cursor = d.insert_if_absent("at_sweep_cursors", "cursor_id, marker, updated_at", "cursor_id")
+        self.update_sweep_cursor = q("UPDATE at_sweep_cursors SET marker = ?, updated_at = ? WHERE cursor_id = ?")
+        self.insert_object_key = d.insert_if_absent("at_object_keys", "key_id, last_seq", "key_id")
+        self.bump_object_key = q("UPDATE at_object_keys SET last_seq = last_seq + 1 WHERE key_id = ?")
+        self.select_object_key = q("SELECT last_seq FROM at_object_keys WHERE key_id = ?")
+        self.insert_version = d.insert_if_absent("at_object_versions", "upload_id, key_id, seq, superseded_by",
+                                                 "upload_id")  # fmt: skip
+        self.select_version = q("SELECT upload_id, seq, superseded_by FROM at_object_versions WHERE upload_id = ?")
+        self.select_versions = q(
+            "SELECT upload_id, seq, superseded_by FROM at_object_versions WHERE key_id = ? ORDER BY seq"
+        )
+        self.mark_superseded = q(
+            "UPDATE at_object_versions SET superseded_by = ? WHERE upload_id = ? AND superseded_by IS NULL"
         )
         self.upsert_hint = d.upsert_hint()
         self.due_hints = q(

@@ -40,7 +40,8 @@ def test_cli_faults_help_and_bad_settings(command, tmp_path):
 
 def test_env_var_switches_faults_on_and_the_spec_round_trips(monkeypatch):
     spec = ("api_error_rate=0.25,api_error_kinds=503|timeout,timeout_s=0.5,api_latency_ms=20,callback_drop_rate=0.5,"
-            "callback_duplicate_rate=0.1,callback_delay_ms=100,bos_redeliveries=3,seed=1")  # fmt: skip
+            "callback_duplicate_rate=0.1,callback_delay_ms=100,bos_redeliveries=3,bos_event_drop_rate=0,"
+            "seed=1")  # fmt: skip
     monkeypatch.setenv("AUTOTRANSCODE_FAULTS", spec)
     cfg = FaultConfig.from_env()
     assert cfg.active and cfg.api_error_kinds == ("503", "timeout") and cfg.bos_event_deliveries() == 4

@@ -16,8 +16,10 @@ from handlers.domain.records import Delivery, DeliveryAttempt, Hint, Job, Upload
 from handlers.domain.statuses import (
     CLAIMED,
     DELIVERY_DELIVERED,
+    DELIVERY_EXPIRED,
     DELIVERY_FAILED,
     DELIVERY_PENDING,
+    DELIVERY_SENDING,
     FAILED,
     MCT_STATUSES,
     PENDING,
@@ -25,6 +27,7 @@ from handlers.domain.statuses import (
     RUNNING,
     SUBMIT_FAILED,
     SUCCESS,
+    SUPERSEDED,
     UPLOAD_DONE,
     UPLOAD_OPEN,
 )
@@ -169,6 +172,8 @@ class StoreContract:
         assert results.count(True) == 1
         assert store.get_upload(up.upload_id).status == UPLOAD_DONE
         store.reopen_upload(up.upload_id)
+        store.reopen_upload(up.upload_id)  # already open: nothing more
+        assert store.get_upload(up.upload_id).redrives == 1
         assert store.mark_upload_done(up.upload_id, now)
 
     def test_messages_remembered_once(self, store):
@@ -215,7 +220,8 @@ class StoreContract:
         got = store.get_claim(job.claim_id)
         assert got.status == RETRYABLE and got.job_id is None
         # The same transaction reopened the upload and made its delivery pending again.
-        assert store.get_upload(up.upload_id).status == UPLOAD_OPEN and store.get_upload(up.upload_id).done_at is None
+        reopened = store.get_upload(up.upload_id)
+        assert reopened.status == UPLOAD_OPEN and reopened.done_at is None and reopened.redrives == 1
         assert store.get_delivery(up.upload_id).status == DELIVERY_PENDING
         assert not store.reset_for_redrive(job.claim_id, now)  # already reset: nothing changes twice
         assert store.claim(make_job(up), now, LEASE)[1]
@@ -247,6 +253,104 @@ class StoreContract:
         store.record_delivery(Delivery("u1", DELIVERY_DELIVERED, 4, 200, None, now))
         assert store.undelivered(now + timedelta(seconds=1), 10) == []
         assert store.get_delivery("u2") is None
+
+    # issue 12: delivery schedule, the sweep's records and cursors, object versions
+    def test_due_deliveries_follow_the_schedule(self, store):
+        now = utcnow().replace(microsecond=0)  # MySQL's DATETIME keeps whole seconds
+        for upload_id in ("u-failed", "u-later", "u-pending", "u-fresh", "u-expired", "u-done"):
+            store.ensure_delivery(upload_id, now - timedelta(minutes=10))
+        store.ensure_delivery("u-fresh", now)
+        store.record_delivery(
+            Delivery("u-failed", DELIVERY_FAILED, 3, 503, "HTTP 503", now, now - timedelta(seconds=1))
+        )
+        store.record_delivery(Delivery("u-later", DELIVERY_FAILED, 3, 503, "HTTP 503", now, now + timedelta(minutes=1)))
+        store.record_delivery(Delivery("u-expired", DELIVERY_EXPIRED, 9, 503, "HTTP 503", now - timedelta(days=2)))
+        store.record_delivery(Delivery("u-done", DELIVERY_DELIVERED, 1, 200, None, now - timedelta(days=2)))
+        store.record_delivery(replace(store.get_delivery("u-fresh"), updated_at=now))
+        due = store.due_deliveries(now, now - timedelta(minutes=5), 10)
+        assert sorted(d.upload_id for d in due) == ["u-failed", "u-pending"]
+        assert store.get_delivery("u-later").next_attempt_at == now + timedelta(minutes=1)
+        later = store.due_deliveries(now + timedelta(minutes=2), now - timedelta(minutes=5), 10)
+        assert sorted(d.upload_id for d in later) == ["u-failed", "u-later", "u-pending"]
+        assert len(store.due_deliveries(now + timedelta(minutes=2), now, 2)) == 2
+
+    def test_one_sender_claims_a_delivery_and_a_dead_sender_is_taken_over(self, store):
+        now = utcnow().replace(microsecond=0)
+        seen = store.ensure_delivery("u-claim", now - timedelta(minutes=10))
+        assert store.claim_delivery(seen, now)  # the first reader wins ...
+        assert not store.claim_delivery(seen, now)  # ... a second one that read the same row does not
+        got = store.get_delivery("u-claim")
+        assert got.status == DELIVERY_SENDING and got.updated_at == now
+        # SENDING is due only once its sender's lease ran out (the sender died mid-round).
+        assert store.due_deliveries(now, now, 10, sending_before=now) == []
+        later = now + timedelta(minutes=5)
+        [due] = store.due_deliveries(later, later, 10, sending_before=later)
+        assert due.upload_id == "u-claim" and store.claim_delivery(due, later)
+        store.record_delivery(replace(store.get_delivery("u-claim"), status=DELIVERY_FAILED, attempts=1))
+        assert not store.claim_delivery(due, later)  # it changed since: stale
+        assert store.claim_delivery(store.get_delivery("u-claim"), later)
+
+    def test_redrive_clears_the_delivery_schedule(self, store):
+        up = store.ensure_upload(make_upload())
+        now = utcnow()
+        job, _ = store.claim(make_job(up), now, LEASE)
+        store.record_submit_failed(job.claim_id, "bad preset", retryable=False, now=now)
+        store.ensure_delivery(up.upload_id, now)
+        store.record_delivery(Delivery(up.upload_id, DELIVERY_FAILED, 3, 503, "x", now, now + timedelta(hours=1)))
+        assert store.reset_for_redrive(job.claim_id, now)
+        d = store.get_delivery(up.upload_id)
+        assert d.status == DELIVERY_PENDING and d.next_attempt_at is None
+
+    def test_existing_uploads_and_sweep_markers(self, store):
+        up = store.ensure_upload(make_upload())
+        ids = [up.upload_id] + [f"missing-{i}" for i in range(700)]  # more than one IN (...) chunk
+        assert store.existing_uploads(ids) == {up.upload_id}
+        assert store.existing_uploads([]) == set()
+        assert store.sweep_marker("c1") is None
+        store.set_sweep_marker("c1", "incoming/b.mp4", utcnow())
+        store.set_sweep_marker("c2", "x", utcnow())
+        assert store.sweep_marker("c1") == "incoming/b.mp4"
+        store.set_sweep_marker("c1", None, utcnow())
+        assert store.sweep_marker("c1") is None and store.sweep_marker("c2") == "x"
+
+    def test_versions_are_numbered_once_per_key(self, store):
+        a = store.record_version("up-a", "b", "in/k.mp4")
+        b = store.record_version("up-b", "b", "in/k.mp4")
+        other = store.record_version("up-c", "b", "in/other.mp4")
+        assert (a.seq, b.seq, other.seq) == (1, 2, 1)
+        assert store.record_version("up-a", "b", "in/k.mp4").seq == 1  # recorded again: same number
+        assert [v.upload_id for v in store.object_versions("b", "in/k.mp4")] == ["up-a", "up-b"]
+        assert store.get_version("nope") is None
+        assert store.mark_superseded("up-a", "etag-b")
+        assert not store.mark_superseded("up-a", "etag-z")  # set once
+        assert store.get_version("up-a").superseded_by == "etag-b" and store.get_version("up-b").superseded_by is None
+
+    def test_concurrent_versions_get_distinct_numbers(self, store):
+        seqs, errors = [], []
+
+        def record(i):
+            try:
+                seqs.append(store.record_version(f"up-{i}", "b", "in/race.mp4").seq)
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=record, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors and sorted(seqs) == list(range(1, 9))
+
+    def test_superseded_claim_is_final(self, store):
+        up = store.ensure_upload(make_upload())
+        now = utcnow()
+        job, _ = store.claim(make_job(up), now, LEASE)
+        store.record_superseded(job.claim_id, "superseded: newer etag", now)
+        got = store.get_claim(job.claim_id)
+        assert got.status == SUPERSEDED and got.final and got.last_error == "superseded: newer etag"
+        assert store.final_job_count(up.upload_id) == (1, 1)
+        assert not store.claim(make_job(up), now + LEASE * 3, LEASE)[1]
+        assert not store.reset_for_redrive(job.claim_id, now)
 
     # callback hints (asynchronous webhook)
     def test_delivery_attempts_history(self, store):
