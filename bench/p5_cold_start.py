@@ -4,14 +4,14 @@ imports what any such function must import anyway (the floor).
 For each round, in turn, each in a fresh process: (1) the floor — Powertools' ``Logger``, the BCE SDK's
 ``MediaClient`` and the store's driver (``sqlite3``), each imported normally, nothing of ours; (2)
 ``handlers.on_upload`` with an upload event for a new object (3 targets, mediainfo_check off: the probe is MCT's
-time, P3 counts round trips) against localcloud MCT; (3) ``handlers.on_notification`` with a callback for a job that
-exists in MCT and in the store; (4, 5) the same two functions with the SDK imported plainly first (without
+time, P3 counts round trips) against localcloud MCT and BOS; (3) ``handlers.on_notification`` with a callback for a
+job that exists in MCT and in the store; (4, 5) the same two functions with the SDK imported plainly first (without
 ``handlers.adapters.sdk_imports``: does it still earn its place?); (6) for reference, a bare Powertools handler
 (``Logger`` + ``@logger.inject_lambda_context``). Each process gets a fresh SQLite store file, like a new CFC
 instance's /tmp. Time = from spawning the process until its first event is handled (interpreter start, imports,
 cold-start init, first invocation: what the first event of a cold CFC instance waits for); the child also reports
-its import and first-invocation times. ratio = median function time / median floor time (the worse function is
-the headline).
+its import and first-invocation times. ratio = median function time / median floor time (the worse function is the
+headline).
 
     python -m bench.p5_cold_start [--rounds 7]
 """
