@@ -18,7 +18,7 @@ def discover() -> list[str]:
 
 
 def headline(record: dict) -> str:
-    for key in ("ratio", "requests_per_second", "callbacks_per_second", "value"):
+    for key in ("ratio", "requests_per_second", "callbacks_per_second", "median_overhead_seconds", "value"):
         if key in record:
             value = record[key]
             return f"{key}={value:.3f}" if isinstance(value, float) else f"{key}={value}"

@@ -438,7 +438,11 @@ class MctBackend:
         self.store.save_job(job_id, doc)
         return doc
 
-    def mark_success(self, job_id: str, output: dict | None = None, keys: list[str] | None = None) -> dict:
+    def mark_success(
+        self, job_id: str, output: dict | None = None, keys: list[str] | None = None, ffmpeg_runs=None
+    ) -> dict:
+        """``ffmpeg_runs``: (start, end) epoch seconds of the job's ffmpeg processes, kept in the job's internal
+        record as ``ffmpegRuns`` (never on the wire; benchmarks subtract them from end-to-end times)."""
         row = self.job_row(job_id)
         doc = {**row.doc, "jobStatus": "SUCCESS", "endTime": self.now()}
         doc.pop("error", None)
@@ -446,7 +450,8 @@ class MctBackend:
             doc["output"] = output or {}
         else:
             doc["target"] = {**doc["target"], "keys": list(keys or [])}
-        self.store.save_job(job_id, doc)
+        internal = {**row.internal, "ffmpegRuns": [list(run) for run in ffmpeg_runs]} if ffmpeg_runs else None
+        self.store.save_job(job_id, doc, internal)
         return doc
 
     def mark_failed(self, job_id: str, code: str, message: str) -> dict:

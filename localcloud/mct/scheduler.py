@@ -10,6 +10,11 @@ Gather window: clients create the renditions of one upload as separate jobs a fe
 transcoding job that could share its source waits until no sibling has arrived for ``GATHER_QUIET_SECONDS``
 (at most ``GATHER_MAX_SECONDS``) before it starts; otherwise the first rendition would start alone and the
 others would decode the source again. Jobs found at start-up and full batches start at once.
+
+Encoder slots: an engine call gives its global slot back as soon as its ffmpeg process exits, so probing the
+output, committing it and recording the result overlap the next call's ffmpeg instead of leaving a core idle (on
+small jobs that tail is ~20 % of the job). A call that starts another process (a fallback run) takes a slot again;
+pipeline capacity stays taken until the jobs are recorded.
 """
 
 from __future__ import annotations
@@ -97,7 +102,8 @@ class Scheduler:
                 ordered = sorted(q, key=lambda j: j.seq)
                 q.clear()
                 q.extend(ordered)
-        self._pool = ThreadPoolExecutor(self.max_running, thread_name_prefix="mct-job")
+        # Twice the slots: calls that gave their slot back may still be finishing while the next ones encode.
+        self._pool = ThreadPoolExecutor(2 * self.max_running, thread_name_prefix="mct-job")
         self._thread = threading.Thread(target=self._dispatch_loop, name="mct-scheduler", daemon=True)
         self._thread.start()
 
@@ -158,36 +164,53 @@ class Scheduler:
                     self._cond.wait(wait)
                     continue
                 pipeline = batch[0].pipeline
+                slot = _Slot()
                 self._running += 1
                 self._running_by_pipeline[pipeline] = self._running_by_pipeline.get(pipeline, 0) + len(batch)
             try:
                 for job in batch:
                     self.backend.mark_running(job.id)
-                self._pool.submit(self._run, batch)
+                self._pool.submit(self._run, batch, slot)
             except Exception:
                 if not self._stopping:  # at shutdown the pool refuses work: the jobs stay RUNNING → re-queued
                     log.exception("could not start jobs %s", [j.id for j in batch])
-                self._release(batch)
+                self._release(batch, slot)
 
-    def _release(self, batch: list[QueuedJob]) -> None:
-        with self._cond:
+    def _give_back(self, slot: _Slot) -> None:
+        """With ``_cond`` held: free the call's global slot unless it was freed already."""
+        if slot.held:
+            slot.held = False
             self._running -= 1
+            self._cond.notify_all()
+
+    def _release(self, batch: list[QueuedJob], slot: _Slot) -> None:
+        with self._cond:
+            self._give_back(slot)
             pipeline = batch[0].pipeline
             self._running_by_pipeline[pipeline] -= len(batch)
             self._cond.notify_all()
 
-    def _track(self, process) -> None:
+    def _track(self, process, slot: _Slot) -> None:
         with self._cond:
             self._processes.add(process)
             stopping = self._stopping
+            if not slot.held:  # a second process of the same call (fallback run)
+                slot.held = True
+                self._running += 1
         if stopping:  # started after stop() killed the others (e.g. an engine fallback run)
             with contextlib.suppress(OSError):
                 process.kill()
+        threading.Thread(target=self._free_on_exit, args=(process, slot), name="mct-ffmpeg-exit", daemon=True).start()
+
+    def _free_on_exit(self, process, slot: _Slot) -> None:
+        process.wait()  # Popen.wait is thread-safe; the engine's own communicate() then sees the exit status
+        with self._cond:
+            self._give_back(slot)
 
     # ----- running ---------------------------------------------------------------------------------------------------
-    def _run(self, batch: list[QueuedJob]) -> None:
+    def _run(self, batch: list[QueuedJob], slot: _Slot) -> None:
         try:
-            outcomes = self._execute(batch)
+            outcomes = self._execute(batch, lambda process: self._track(process, slot))
         except Exception as e:
             log.exception("engine call for %s raised", [j.id for j in batch])
             outcomes = {
@@ -205,14 +228,14 @@ class Scheduler:
                 except Exception:
                     log.exception("could not record the result of %s", job.id)
         finally:
-            self._release(batch)
+            self._release(batch, slot)
 
     def _record(self, job_id: str, outcome: tuple) -> None:
         """The final state and its callback (``on_finished`` queues it) in one transaction: a process killed in
         between leaves the job RUNNING, so it runs again after a restart instead of losing its callback."""
         with self.backend.store.transaction():
             if outcome[0] == "SUCCESS":
-                self.backend.mark_success(job_id, output=outcome[1], keys=outcome[2])
+                self.backend.mark_success(job_id, output=outcome[1], keys=outcome[2], ffmpeg_runs=outcome[3])
             else:
                 self.backend.mark_failed(job_id, outcome[1], outcome[2])
             if self.on_finished is not None:
@@ -221,8 +244,8 @@ class Scheduler:
                 except Exception:  # a broken hook must not undo the result
                     log.exception("completion hook failed for %s", job_id)
 
-    def _execute(self, batch: list[QueuedJob]) -> dict[str, tuple]:
-        """{job id: ("SUCCESS", output, keys) | ("FAILED", code, message)}."""
+    def _execute(self, batch: list[QueuedJob], on_process) -> dict[str, tuple]:
+        """{job id: ("SUCCESS", output, keys, ffmpeg (start, end) runs) | ("FAILED", code, message)}."""
         try:
             engine = self.engine or load_engine()
         except exc.EngineUnavailable as e:
@@ -230,10 +253,10 @@ class Scheduler:
         rows = [self.backend.job_row(j.id) for j in batch]
         try:
             if batch[0].kind == THUMBNAIL:
-                result = engine.thumbnail(thumbnail_request(engine, rows[0]), self.storage, on_process=self._track)
-                return {rows[0].id: ("SUCCESS", None, result.keys)}
+                result = engine.thumbnail(thumbnail_request(engine, rows[0]), self.storage, on_process=on_process)
+                return {rows[0].id: ("SUCCESS", None, result.keys, getattr(result, "ffmpeg_runs", None))}
             requests = [transcode_request(engine, row, self.backend.store.encryption_key(row.id)) for row in rows]
-            results = engine.transcode_many(requests, self.storage, on_process=self._track)
+            results = engine.transcode_many(requests, self.storage, on_process=on_process)
         except engine.EngineError as e:
             return {row.id: ("FAILED", e.code, e.message) for row in rows}
         outcomes = {}
@@ -241,8 +264,14 @@ class Scheduler:
             if isinstance(result, engine.EngineError):
                 outcomes[row.id] = ("FAILED", result.code, result.message)
             else:
-                outcomes[row.id] = ("SUCCESS", result.output, result.keys)
+                outcomes[row.id] = ("SUCCESS", result.output, result.keys, getattr(result, "ffmpeg_runs", None))
         return outcomes
+
+
+class _Slot:
+    """One engine call's claim on a global slot (held from dispatch until its ffmpeg exits)."""
+
+    held = True
 
 
 def _shares_source(job: QueuedJob, head: QueuedJob) -> bool:

@@ -159,8 +159,12 @@ class Store:
         )
         return [_job_row(r) for r in rows]
 
-    def save_job(self, job_id: str, doc: dict) -> None:
-        self.execute("UPDATE jobs SET status = ?, doc = ? WHERE id = ?", (doc["jobStatus"], json.dumps(doc), job_id))
+    def save_job(self, job_id: str, doc: dict, internal: dict | None = None) -> None:
+        if internal is not None:
+            sql, args = "UPDATE jobs SET status = ?, doc = ?, internal = ? WHERE id = ?", (json.dumps(internal),)
+        else:
+            sql, args = "UPDATE jobs SET status = ?, doc = ? WHERE id = ?", ()
+        self.execute(sql, (doc["jobStatus"], json.dumps(doc), *args, job_id))
 
     def job_counts(self, pipeline: str | None = None) -> dict[str, dict[str, int]]:
         """{pipeline: {status: count}} over transcoding and thumbnail jobs."""

@@ -78,7 +78,7 @@ def probe_media(path: str | Path, input_options: tuple[str, ...] = ()) -> dict:
         if cached is not None:
             _cache.move_to_end(key)
             return copy.deepcopy(cached)
-    proc = process.run(
+    proc = process.run_short(
         [ffmpeg_path(), "-hide_banner", "-nostdin", *input_options, "-i", str(path)],
         capture_output=True,
         text=True,

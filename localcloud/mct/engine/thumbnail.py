@@ -130,10 +130,11 @@ def thumbnail(req: ThumbnailRequest, storage, on_process: OnProcess = None) -> T
         raise EngineError("InvalidPreset", f"target.frameRate={req.frame_rate}: must be between 0.01 and 30")
     ff = ffmpeg_path()
     tmp = process.new_work_dir(storage)
+    runs = []
     try:
         if animated:
             out = tmp / "anim"
-            _run_ffmpeg(_animated_argv(ff, path, req, fmt, times, duration, scale, out), on_process)
+            runs.append(_run_ffmpeg(_animated_argv(ff, path, req, fmt, times, duration, scale, out), on_process))
             files = [(thumbnail_key(req.key_prefix, fmt, None), out)]
         else:
             files = []
@@ -141,7 +142,7 @@ def thumbnail(req: ThumbnailRequest, storage, on_process: OnProcess = None) -> T
             for k in range(0, len(times), FRAMES_PER_PROCESS):
                 argv = _stills_argv(ff, path, times[k : k + FRAMES_PER_PROCESS], outs[k : k + FRAMES_PER_PROCESS],
                                     scale, fmt)  # fmt: skip
-                _run_ffmpeg(argv, on_process)
+                runs.append(_run_ffmpeg(argv, on_process))
             single = len(times) == 1 and (req.capture or {}).get("mode", "auto") == "auto"
             for n, out in enumerate(outs):
                 if not out.is_file() or out.stat().st_size == 0:
@@ -149,7 +150,7 @@ def thumbnail(req: ThumbnailRequest, storage, on_process: OnProcess = None) -> T
                 files.append((thumbnail_key(req.key_prefix, fmt, None if single else n + 1), out))
         for key, file in files:
             storage.commit_file(req.target_bucket, key, file)
-        return ThumbnailResult(keys=[key for key, _ in files])
+        return ThumbnailResult(keys=[key for key, _ in files], ffmpeg_runs=runs)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

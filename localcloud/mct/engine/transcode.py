@@ -12,7 +12,9 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -173,34 +175,46 @@ def _run_group(batch: list[_Prepared], storage, on_process: OnProcess) -> list:
             plan = A.plan_transcode(batch[0].sources, outputs, ffmpeg=ffmpeg_path(), threads=ffmpeg_threads())
             for path, data in plan.aux_files.items():
                 path.write_bytes(data)
-            _run_ffmpeg(plan.argv, on_process)
+            run = _run_ffmpeg(plan.argv, on_process)
         except EngineError as exc:
             if len(batch) > 1 and not isinstance(exc, _Killed):
                 log.info("shared-decode run of %d jobs failed (%s); retrying them one by one", len(batch), exc)
                 return [_CombinedFailure(exc.code, exc.message)] * len(batch)
             return [EngineError(exc.code, exc.message)] * len(batch)
-        results: list = []
-        for p, out, main in zip(batch, outputs, plan.main_files, strict=True):
+
+        def finish(p: _Prepared, out: A.OutputSpec, main: Path):
             try:
-                results.append(_finish(p.req, out, main, storage))
+                result = _finish(p.req, out, main, storage)
             except EngineError as exc:
-                results.append(exc)
-        return results
+                return exc
+            result.ffmpeg_runs.append(run)
+            return result
+
+        finished = zip(batch, outputs, plan.main_files, strict=True)
+        if len(batch) == 1:
+            return [finish(*args) for args in finished]
+        # Each output is probed by its own ffmpeg process: side by side, not one after another.
+        with ThreadPoolExecutor(len(batch), thread_name_prefix="mct-finish") as pool:
+            return list(pool.map(lambda args: finish(*args), finished))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run_ffmpeg(argv: list[str], on_process: OnProcess) -> None:
+def _run_ffmpeg(argv: list[str], on_process: OnProcess) -> tuple[float, float]:
+    """Run ffmpeg to the end; returns its (start, end) wall-clock times (benchmarks subtract them)."""
     log.debug("ffmpeg: %s", " ".join(argv))
+    started = time.time()
     proc = process.popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if on_process is not None:
         on_process(proc)
     _, err = proc.communicate()
+    ended = time.time()
     if proc.returncode != 0:
         text = err.decode("utf-8", "replace")
         if proc.returncode < 0:
             raise _Killed("TranscodeFailed", f"ffmpeg was stopped by signal {-proc.returncode}")
         raise EngineError("TranscodeFailed", last_meaningful_line(text) or f"ffmpeg exited with {proc.returncode}")
+    return started, ended
 
 
 def last_meaningful_line(stderr: str) -> str:

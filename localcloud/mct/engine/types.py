@@ -28,6 +28,7 @@ class TranscodeRequest:
 class TranscodeResult:
     output: dict  # the job `output` object exactly as on the wire
     keys: list[str]  # every object written in target_bucket (main key first)
+    ffmpeg_runs: list[tuple[float, float]] = field(default_factory=list)  # (start, end) epoch s of its ffmpeg runs
 
 
 @dataclass
@@ -47,6 +48,7 @@ class ThumbnailRequest:
 @dataclass
 class ThumbnailResult:
     keys: list[str]
+    ffmpeg_runs: list[tuple[float, float]] = field(default_factory=list)  # (start, end) epoch s of its ffmpeg runs
 
 
 class EngineError(Exception):

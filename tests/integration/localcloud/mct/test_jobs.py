@@ -140,3 +140,23 @@ def test_encrypted_hls_job_uses_the_served_key(mct):
     playlist = mct.service.storage.read_bytes("dst", "hls/index.m3u8").decode()
     assert "#EXT-X-KEY:METHOD=AES-128" in playlist
     assert len(key) == 16
+
+
+def test_finished_jobs_record_when_their_ffmpeg_ran(mct):
+    """The job's internal record keeps the wall-clock span of its ffmpeg processes (P7 subtracts them)."""
+    import time
+
+    from localcloud.mct.testing import wait_for_job
+
+    before = time.time()
+    job_id = mct.client.create_job(
+        "p1", {"sourceKey": "videos/clip.mp4"}, {"targetKey": "o.mp4", "presetName": "bce.video_mp4_640x360_600kbps"}
+    ).job_id
+    thumb_id = mct.client.create_thumbnail_job("p1", {"key": "videos/clip.mp4"}).job_id
+    assert wait_for_job(mct.client, job_id).job_status == "SUCCESS"
+    assert wait_for_job(mct.client, thumb_id, thumbnail=True).job_status == "SUCCESS"
+    after = time.time()
+    for jid in (job_id, thumb_id):
+        runs = mct.service.backend.job_row(jid).internal["ffmpegRuns"]
+        assert runs and all(before <= start < end <= after for start, end in runs)
+    assert "ffmpegRuns" not in mct.client.get_job(job_id).raw_data  # never on the wire

@@ -204,3 +204,43 @@ def test_renditions_created_one_after_another_share_one_engine_call(make_service
     ids = [create_job(service, "p1", "in0.mp4", f"r{i}.mp4") for i in range(4)]
     wait_until(lambda: all(status(service, j) == "SUCCESS" for j in ids))
     assert engine.calls == [ids]
+
+
+class ProcessTwinEngine(TwinEngine):
+    """Each call starts one stand-in process (exits when ``exit`` is set), then finishes when ``release`` is set."""
+
+    class Process:
+        def __init__(self, exited: threading.Event):
+            self.exited = exited
+
+        def wait(self, timeout=None):
+            self.exited.wait()
+            return 0
+
+        def poll(self):
+            return 0 if self.exited.is_set() else None
+
+        def kill(self):
+            self.exited.set()
+
+    def __init__(self):
+        super().__init__()
+        self.exit = threading.Event()
+
+    def transcode_many(self, reqs, storage, on_process=None):
+        on_process(self.Process(self.exit))
+        return super().transcode_many(reqs, storage, on_process)
+
+
+def test_a_call_whose_ffmpeg_exited_frees_its_slot_while_it_finishes(make_service):
+    service, engine = make_service(max_running=1, engine=ProcessTwinEngine())
+    service.backend.create_pipeline({"pipelineName": "p1", "sourceBucket": "src", "targetBucket": "dst"})
+    ids = [create_job(service, "p1", f"in{i}.mp4", f"out{i}.mp4") for i in range(2)]
+    service.start()
+    wait_until(lambda: engine.active == 1)
+    assert [status(service, j) for j in ids] == ["RUNNING", "PENDING"]  # one slot, its process still running
+    engine.exit.set()  # the first call's process exits; the call itself is still finishing (probe, commit)
+    wait_until(lambda: engine.active == 2)
+    assert [status(service, j) for j in ids] == ["RUNNING", "RUNNING"]
+    engine.release.set()
+    wait_until(lambda: all(status(service, j) == "SUCCESS" for j in ids))
