@@ -2,7 +2,7 @@
 
 The callback is a hint, never the truth: we authenticate it, dedupe its messageId, then read the job with
 get_job and record that through the same monotonic update the reconciler uses. Every answer is a `Verdict`;
-handlers.wire.callback_http is the one place a verdict becomes an HTTP status.
+handlers.wire.callback_http is the one place a verdict becomes an answer to the caller.
 """
 
 from __future__ import annotations

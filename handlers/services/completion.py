@@ -20,7 +20,7 @@ from handlers.logs import logger
 from handlers.services import versions
 from handlers.services.deps import Deps
 from handlers.services.playback import publish_master
-from handlers.wire.downstream import build_event, downstream_headers
+from handlers.wire.downstream import app_answer, build_event, downstream_headers
 
 EVENT_TYPE = "autotranscode.upload.done"
 
@@ -81,17 +81,17 @@ def deliver(deps: Deps, upload_id: str) -> Delivery | None:
             code = deps.post(ds.url, body.encode("utf-8"), headers, ds.timeout_seconds)
         except Exception as exc:  # network: refused, timeout, DNS
             error = f"{type(exc).__name__}: {exc}"
-        ok = code is not None and 200 <= code < 300
+        answer = app_answer(code, error)
+        ok = answer.delivered
         now = deps.now()
         delivery = replace(
             delivery,
             attempts=delivery.attempts + 1,
             last_status_code=code,
-            last_error=None if ok else (error or f"HTTP {code}"),
+            last_error=answer.error,
             updated_at=now,
         )
-        # 4xx other than 408/429 will not get better by retrying now.
-        give_up = code is not None and 400 <= code < 500 and code not in (408, 429)
+        give_up = answer.give_up
         if ok:
             status, next_at = DELIVERY_DELIVERED, None
         elif give_up or attempt == ds.max_attempts:

@@ -93,7 +93,7 @@ class CallbackInbox:
         hints = [hint for batch, _ in batches for hint in batch]
         try:
             results = self.deps.store.accept_hints(hints, self.deps.now())
-        except Exception as exc:  # the store is down: every waiting caller answers 503 and MCT retries
+        except Exception as exc:  # the store is down: every waiting caller is told to retry, and MCT does
             logger.exception("recording callbacks failed")
             results = exc
         at = 0

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from handlers.domain.records import Job, ObjectVersion, Upload
@@ -129,3 +130,18 @@ def build_event(
     if hls_master:
         event["playback"] = {"hls": hls_master}
     return event
+
+
+@dataclass(frozen=True)
+class AppAnswer:
+    delivered: bool  # 2xx
+    give_up: bool  # a 4xx other than 408/429: trying again now will not help
+    error: str | None  # what to record when not delivered
+
+
+def app_answer(status_code: int | None, error: str | None = None) -> AppAnswer:
+    """What the user's app answered to the event (None: no answer, `error` says why)."""
+    if status_code is not None and 200 <= status_code < 300:
+        return AppAnswer(True, False, None)
+    give_up = status_code is not None and 400 <= status_code < 500 and status_code not in (408, 429)
+    return AppAnswer(False, give_up, error or f"HTTP {status_code}")
