@@ -37,7 +37,7 @@ PRESETS = [
 ]
 
 
-def config(endpoint: str, store_url: str, mediainfo: bool) -> dict:
+def config(endpoint: str, store_url: str, mediainfo: bool, bos_endpoint: str) -> dict:
     targets = [
         {"name": f"t{n}", "preset": preset, "key": "out/{stem}/{target}.{ext}"} for n, preset in enumerate(PRESETS)
     ]
@@ -47,13 +47,14 @@ def config(endpoint: str, store_url: str, mediainfo: bool) -> dict:
         "callback": {"url_token": "bench-token"},
         "store_url": store_url,
         "mediainfo_check": {"enabled": mediainfo},
+        "bos": {"endpoint": f"http://{bos_endpoint}"},  # the version check asks it which etag each key holds
     }
 
 
-def upload_event(key: str, n: int) -> dict:
+def upload_event(key: str, n: int, etag: str) -> dict:
     return {"events": [{"version": "1.0", "eventId": f"bench-{n}", "eventOrigin": "bos:realtime",
                         "eventTime": "2026-11-23T12:00:00Z", "eventType": "PutObject",
-                        "content": {"bucket": "uploads", "object": key, "eTag": f"etag{n:08d}", "filesize": 1000,
+                        "content": {"bucket": "uploads", "object": key, "eTag": etag, "filesize": 1000,
                                     "contentType": "video/mp4"}}]}  # fmt: skip
 
 
@@ -64,10 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from handlers import bootstrap, on_upload
+    from localcloud.bos.service import BosService
     from localcloud.defaults import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
     from localcloud.faults import FaultConfig
     from localcloud.mct.testing import running_mct
     from localcloud.samples import make_sample_clip
+    from localcloud.serve import serve_in_thread
 
     logging.disable(logging.WARNING)
     results = {}
@@ -78,13 +81,15 @@ def main(argv: list[str] | None = None) -> int:
             mct.client.create_pipeline("bench", "uploads", "uploads")
             clip = make_sample_clip(Path(tmp) / "clip.mp4", seconds=1, width=1920, height=1080)  # no rendition skipped
             keys = [f"in/upload{n}.mp4" for n in range(2 * args.events + 1)]
-            for key in keys:
-                mct.service.storage.put("uploads", key, clip.read_bytes())
+            etags = {key: mct.service.storage.put("uploads", key, clip.read_bytes()).etag for key in keys}
+            # BOS over the same files, as in the cloud: the upload function checks each key's current version.
+            bos = BosService(storage=mct.service.storage)
+            bos_server = serve_in_thread(bos.app)
             env = {"BCE_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY, "BCE_ACCESS_KEY_SECRET": DEFAULT_SECRET_KEY}
             n = 0
             for mediainfo in (False, True):
                 store_url = f"sqlite:///{tmp}/store-{int(mediainfo)}.sqlite3"
-                cfg = config(mct.server.endpoint, store_url, mediainfo)
+                cfg = config(mct.server.endpoint, store_url, mediainfo, bos_server.endpoint)
                 deps = bootstrap.build_deps({**env, "AUTOTRANSCODE_CONFIG_JSON": json.dumps(cfg)})
                 bootstrap.set_deps(deps)
                 # One create_job round trip through the same client (connection set-up included, as in the handler).
@@ -94,12 +99,14 @@ def main(argv: list[str] | None = None) -> int:
                     deps.mct.create_job("bench", {"sourceKey": keys[-1]}, {"targetKey": f"rt/{i}.mp4",
                                                                             "presetName": PRESETS[0]})  # fmt: skip
                     round_trips.append(time.perf_counter() - started)
-                on_upload.handler(upload_event(keys[n], n))  # warm-up: first use of the pool and the store
+                on_upload.handler(
+                    upload_event(keys[n], n, etags[keys[n]])
+                )  # warm-up: first use of the pool and the store
                 n += 1
                 walls = []
                 for _ in range(args.events - 1):
                     started = time.perf_counter()
-                    summary = on_upload.handler(upload_event(keys[n], n))
+                    summary = on_upload.handler(upload_event(keys[n], n, etags[keys[n]]))
                     walls.append(time.perf_counter() - started)
                     n += 1
                     if summary["submitted"] != TARGETS:
@@ -110,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{rt * 1000:.1f} ms, ratio {wall / rt:.2f}")  # fmt: skip
                 bootstrap.set_deps(None)
                 deps.store.dispose()
+            bos_server.stop()
     head, with_mi = results[False], results[True]
     report(
         "p3_upload_fanout",

@@ -43,11 +43,15 @@ class SdkBos:
                 sdk_imports.prepare()
                 from baidubce.auth.bce_credentials import BceCredentials
                 from baidubce.bce_client_configuration import BceClientConfiguration
+                from baidubce.retry.retry_policy import NoRetryPolicy
                 from baidubce.services.bos.bos_client import BosClient
 
                 endpoint, ak, sk, token, timeout = self._settings
+                # No retries inside the SDK (its default backs off ~2 s per call): every BOS call here is retried
+                # at a higher level already (the version check fails open, the sweep runs again, the master
+                # playlist is written again with every delivery), and an upload must not wait on BOS.
                 config = BceClientConfiguration(credentials=BceCredentials(ak, sk), endpoint=endpoint,
-                                                security_token=token,
+                                                security_token=token, retry_policy=NoRetryPolicy(),
                                                 connection_timeout_in_mills=int(timeout * 1000))  # fmt: skip
                 self._client = BosClient(config)
             return self._client
