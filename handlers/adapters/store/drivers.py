@@ -6,8 +6,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_incrementing
-
 from handlers.adapters.store.url import StoreUrl
 
 
@@ -21,10 +19,18 @@ def sqlite_connect(path: str) -> Any:
         # WAL mode is still safe against corruption. Setting it can answer "database is locked" at once, without
         # the busy timeout, while another process recovers the file after a crash or migrates it (several
         # functions cold-starting together after `autotranscode up` was killed): try again for a while.
-        for attempt in Retrying(stop=stop_after_delay(30), wait=wait_incrementing(0.05, 0.05, max=0.5),
-                                retry=retry_if_exception(_locked), reraise=True):  # fmt: skip
-            with attempt:
-                conn.execute("PRAGMA journal_mode=WAL")
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if not _locked(exc):
+                raise
+            # tenacity only now: a cold start whose first try succeeds does not import it (~7 ms).
+            from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_incrementing
+
+            for attempt in Retrying(stop=stop_after_delay(30), wait=wait_incrementing(0.05, 0.05, max=0.5),
+                                    retry=retry_if_exception(_locked), reraise=True):  # fmt: skip
+                with attempt:
+                    conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
     return conn
 
