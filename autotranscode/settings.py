@@ -2,7 +2,9 @@
 
 `autotranscode up` writes a state file into its data dir (``autotranscode.state.json``: the config file the
 functions run with, the store, the MCT endpoint, the callback URL). A command run beside it (same ``--data-dir``,
-default ``.localcloud``) uses that, so `jobs list` reads the store the functions write. Otherwise:
+default ``.localcloud``) uses that, so `jobs list` reads the store the functions write. An `up` started with another
+``--data-dir`` also leaves ``.localcloud/last-stack.json`` in the directory it was started from, naming its data
+dir: commands run from there without ``--data-dir`` find that stack too (the newer of the two). Otherwise:
 
   --config FILE / --store-url URL        what you pass
   $AUTOTRANSCODE_CONFIG(_JSON), $AUTOTRANSCODE_STORE_URL
@@ -23,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 STATE_FILE = "autotranscode.state.json"
+LAST_STACK_FILE = "last-stack.json"  # in ./.localcloud: the data dir of the last `up --data-dir ...` started here
 STARTED_CONFIG_FILE = "config.started.json"  # the config as the stack's functions run it
 EFFECTIVE_CONFIG_FILE = "config.effective.json"  # the config file as it is now, MCT endpoint pointed at the stack
 PROJECT_CONFIG = "autotranscode.json"
@@ -91,11 +94,33 @@ def write_state(data_dir: Path, *, config_source: str, effective_config: dict, s
     }
     path = data_dir / STATE_FILE
     path.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    default_dir = Path(DEFAULT_DATA_DIR).resolve()
+    if data_dir != default_dir:  # so that commands run from here without --data-dir find this stack
+        default_dir.mkdir(parents=True, exist_ok=True)
+        (default_dir / LAST_STACK_FILE).write_text(json.dumps({"data_dir": str(data_dir)}), encoding="utf-8")
     return path
 
 
 def read_state(data_dir: str | os.PathLike[str] | None) -> dict | None:
-    path = Path(data_dir or DEFAULT_DATA_DIR) / STATE_FILE
+    """The state of the stack in `data_dir`; with None, the stack of ./.localcloud or the last one started from
+    here with another --data-dir, whichever wrote its state last."""
+    if data_dir is None:
+        found = [s for s in (_read_state(Path(DEFAULT_DATA_DIR)), _read_state(_last_stack_dir())) if s is not None]
+        return max(found, key=lambda s: s["_mtime"]) if found else None
+    return _read_state(Path(data_dir))
+
+
+def _last_stack_dir() -> Path | None:
+    try:
+        return Path(json.loads((Path(DEFAULT_DATA_DIR) / LAST_STACK_FILE).read_text(encoding="utf-8"))["data_dir"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _read_state(data_dir: Path | None) -> dict | None:
+    if data_dir is None:
+        return None
+    path = data_dir / STATE_FILE
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -103,6 +128,7 @@ def read_state(data_dir: str | os.PathLike[str] | None) -> dict | None:
     if not isinstance(state, dict) or not state.get("effective_config"):
         return None
     state["_path"] = str(path)
+    state["_mtime"] = path.stat().st_mtime
     return state
 
 

@@ -101,6 +101,23 @@ def test_commands_beside_a_stack_use_its_config_and_store(tmp_path, capsys):
     assert (data / STATE_FILE).exists()
 
 
+def test_commands_find_a_stack_started_here_with_another_data_dir(tmp_path, capsys):
+    # `autotranscode up --config mine.json --data-dir /elsewhere`, then `jobs list` from the same directory.
+    path = config(tmp_path)
+    elsewhere = tmp_path / "elsewhere" / "stack"
+    elsewhere.mkdir(parents=True)
+    store_url = f"sqlite:///{elsewhere}/autotranscode.sqlite3"
+    write_state(elsewhere, config_source=str(path), effective_config=json.loads(path.read_text()),
+                store_url=store_url, mct_endpoint="http://127.0.0.1:1", bos_endpoint="x", cfc_url="http://127.0.0.1:2",
+                callback_url="http://127.0.0.1:2/mct/callback")  # fmt: skip
+    resolved = resolve_local(type("A", (), {"config": None, "store_url": None, "data_dir": None})())
+    assert resolved.state is not None and resolved.env["AUTOTRANSCODE_STORE_URL"] == store_url
+    record_job(store_url, "incoming/x.mp4", {"targetKey": "transcoded/x/720p.mp4"})
+    assert main(["jobs", "list"]) == 0
+    captured = capsys.readouterr()
+    assert store_url in captured.err and "incoming/x.mp4" in captured.out
+
+
 def test_tables_align_by_display_width():
     text = format_table(["key", "status"], [{"key": "中文.mp4", "status": "OK"}, {"key": "ab.mp4", "status": "FAILED"}])
     lines = text.splitlines()
