@@ -34,7 +34,7 @@ def build_deps(
         register_secret(creds.secret_access_key.get_secret_value())
         if creds.session_token:
             register_secret(creds.session_token.get_secret_value())
-        if bos is None:  # the same key writes the HLS master playlists next to the renditions
+        if bos is None:  # the same key lists the watched prefixes, reads versions and writes HLS master playlists
             bos = SdkBos(
                 cfg.bos.endpoint,
                 creds.access_key_id,
