@@ -22,8 +22,6 @@ from handlers.services.deps import Deps
 from handlers.services.playback import publish_master
 from handlers.wire.downstream import app_answer, build_event, downstream_headers
 
-EVENT_TYPE = "autotranscode.upload.done"
-
 
 def maybe_complete(deps: Deps, upload_id: str) -> bool:
     """True when this call marked the upload done (exactly one caller wins), and then delivers downstream."""
