@@ -358,7 +358,7 @@ MCT_REQUESTS = {
 }  # fmt: skip
 # Names an MCT 400 may point at (required fields are not in the body when they are missing).
 MCT_FIELDS = ("pipelineName", "presetName", "source", "target", "key", "name", "capture", "endpoint", "sourceBucket",
-              "targetBucket", "config", "container", "JSON")  # fmt: skip
+              "targetBucket", "config", "container", "video", "audio", "transmux", "JSON")  # fmt: skip
 mct_requests = st.sampled_from(sorted(MCT_REQUESTS)).flatmap(
     lambda route: st.tuples(st.just(route), MCT_REQUESTS[route] | json_values)
 )
