@@ -2,7 +2,6 @@
 opens and is migrated on real MySQL and PostgreSQL. Runs in a database of its own (<test database>_migrations): these
 tests drop every table."""
 
-import threading
 from datetime import datetime
 
 import pytest
@@ -11,6 +10,7 @@ from handlers.adapters.store import SqlStore, schema, schema_status
 from handlers.adapters.store.columns import TABLES
 from handlers.adapters.store.drivers import connector
 from handlers.adapters.store.url import parse_store_url
+from tests.db.support import open_at_once
 from tests.unit.handlers.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "store_1a622ca"
@@ -75,21 +75,7 @@ def test_a_store_made_before_versioning_opens_migrated_with_its_rows(old_store):
 
 
 def test_cold_starts_migrating_an_old_store_at_once_all_succeed_and_migrate_once(old_store):
-    errors, stores = [], []
-    barrier = threading.Barrier(4)
-
-    def cold_start():
-        barrier.wait()
-        try:
-            stores.append(SqlStore(old_store))
-        except Exception as exc:  # collected: the assertion below shows them
-            errors.append(exc)
-
-    threads = [threading.Thread(target=cold_start) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    stores, errors = open_at_once(old_store)
     assert errors == []
     assert stores[0].query(f"SELECT COUNT(*) FROM {schema.VERSION_TABLE}")[0][0] == schema.latest()
     assert all(s.get_upload("u-1") is not None for s in stores)

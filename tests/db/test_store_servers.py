@@ -1,12 +1,11 @@
 """The Store contract against real MySQL / PostgreSQL (skips when AUTOTRANSCODE_TEST_*_URL is unset)."""
 
-import threading
-
 import pytest
 
 import handlers.adapters.store.pool as store_mod
 from handlers.adapters.store import SqlStore
 from handlers.domain.clock import utcnow
+from tests.db.support import open_at_once
 from tests.unit.handlers.store_contract import StoreContract
 
 
@@ -29,21 +28,7 @@ def empty_db(server_db_url):
 
 
 def test_cold_starts_creating_the_schema_at_once_all_succeed(empty_db):
-    errors, stores = [], []
-    barrier = threading.Barrier(4)
-
-    def cold_start():
-        barrier.wait()
-        try:
-            stores.append(SqlStore(empty_db))
-        except Exception as exc:  # collected: the assertion below shows them
-            errors.append(exc)
-
-    threads = [threading.Thread(target=cold_start) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    stores, errors = open_at_once(empty_db)
     assert errors == []
     assert stores[0].remember_message("m", utcnow()) and all(s.message_seen("m") for s in stores)
     for s in stores:
